@@ -1,0 +1,54 @@
+# deces-edge: `make up` serves the API on 127.0.0.1:3000; `make test` runs every test.
+SHELL := /bin/bash
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:3000
+RUNTIME_CONFIG ?=
+WASM_TARGET := wasm32-wasip2
+COMPONENTS := search otp-request otp-verify rate-limit
+TEST_COMPONENTS := probe
+HOST_BIN := target/release/deces-edge
+
+.PHONY: all setup build build-components build-test-components build-host up test lint bench clean
+
+all: build
+
+# Everything a fresh machine needs; each step is skipped when already done.
+setup:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+build: build-components build-host
+
+build-components:
+	@rustup target list --installed 2>/dev/null | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	$(CARGO) build --target $(WASM_TARGET) --profile wasm $(addprefix -p ,$(COMPONENTS))
+
+build-test-components:
+	$(CARGO) build --target $(WASM_TARGET) --profile wasm $(addprefix -p ,$(TEST_COMPONENTS))
+
+build-host:
+	$(CARGO) build --release -p deces-edge
+
+# Serves the application with the SQLite store beside spin.toml (or RUNTIME_CONFIG).
+# A development token secret is generated under .spin/ unless one is given.
+up: build
+	@mkdir -p .spin
+	@test -s .spin/token_secret || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .spin/token_secret
+	SPIN_VARIABLE_TOKEN_SECRET="$${SPIN_VARIABLE_TOKEN_SECRET:-$$(cat .spin/token_secret)}" \
+	  exec $(HOST_BIN) up --manifest spin.toml --listen $(LISTEN) \
+	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
+
+test: setup build build-test-components lint
+	$(CARGO) test --release --workspace --exclude edge-spin \
+	  $(addprefix --exclude ,$(COMPONENTS) $(TEST_COMPONENTS))
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --target $(WASM_TARGET) $(addprefix -p ,edge-spin $(COMPONENTS) $(TEST_COMPONENTS)) -- -D warnings
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	$(CARGO) clean

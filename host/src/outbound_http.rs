@@ -1,0 +1,321 @@
+//! Outbound HTTP: each component's `allowed_outbound_hosts` (Spin's syntax) and a
+//! shared, keep-alive connection pool.
+
+use anyhow::{anyhow, bail, Context, Result};
+use http_body_util::BodyExt;
+use hyper::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+#[derive(Debug, Clone, PartialEq)]
+enum HostPattern {
+    Any,
+    Exact(String),
+    /// `*.example.com` matches `a.example.com` and `a.b.example.com`.
+    Subdomain(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum PortPattern {
+    Any,
+    Range(u16, u16),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct AllowedHost {
+    /// `None` for `*`.
+    scheme: Option<String>,
+    host: HostPattern,
+    port: PortPattern,
+}
+
+/// The hosts one component may call.
+#[derive(Debug, Default, Clone)]
+pub struct AllowList {
+    entries: Vec<AllowedHost>,
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl AllowedHost {
+    fn parse(text: &str) -> Result<Self> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| anyhow!("`{text}` has no scheme (write e.g. `http://host:port`)"))?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            bail!("`{text}` must not contain a path");
+        }
+        let scheme = match scheme {
+            "*" => None,
+            "http" | "https" => Some(scheme.to_string()),
+            other => bail!("`{text}`: unsupported scheme `{other}`"),
+        };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (h, Some(p)),
+            _ => (rest, None),
+        };
+        if host.is_empty() {
+            bail!("`{text}` has no host");
+        }
+        let host = match host {
+            "*" => HostPattern::Any,
+            h if h.starts_with("*.") => HostPattern::Subdomain(h[1..].to_ascii_lowercase()),
+            h if h.contains('*') => {
+                bail!("`{text}`: wildcards are only allowed as `*` or `*.domain`")
+            }
+            h => HostPattern::Exact(h.to_ascii_lowercase()),
+        };
+        let port = match port {
+            Some("*") => PortPattern::Any,
+            Some(p) => match p.split_once("..") {
+                Some((a, b)) => PortPattern::Range(
+                    a.parse().with_context(|| format!("`{text}`: bad port"))?,
+                    b.parse::<u16>()
+                        .with_context(|| format!("`{text}`: bad port"))?
+                        - 1,
+                ),
+                None => {
+                    let p: u16 = p.parse().with_context(|| format!("`{text}`: bad port"))?;
+                    PortPattern::Range(p, p)
+                }
+            },
+            None => match scheme.as_deref().and_then(default_port) {
+                Some(p) => PortPattern::Range(p, p),
+                None => bail!("`{text}`: a port is required with a wildcard scheme"),
+            },
+        };
+        Ok(AllowedHost { scheme, host, port })
+    }
+
+    fn permits(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let scheme_ok = self.scheme.as_deref().is_none_or(|s| s == scheme);
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => h.eq_ignore_ascii_case(host),
+            HostPattern::Subdomain(suffix) => {
+                host.len() > suffix.len() && host.to_ascii_lowercase().ends_with(suffix.as_str())
+            }
+        };
+        let port_ok = match self.port {
+            PortPattern::Any => true,
+            PortPattern::Range(a, b) => (a..=b).contains(&port),
+        };
+        scheme_ok && host_ok && port_ok
+    }
+}
+
+impl AllowList {
+    /// Parses already-rendered entries (templates expanded by the caller).
+    pub fn parse(entries: &[String]) -> Result<Self> {
+        let entries = entries
+            .iter()
+            .map(|e| AllowedHost::parse(e.trim()))
+            .collect::<Result<_>>()?;
+        Ok(AllowList { entries })
+    }
+
+    pub fn permits(&self, uri: &Uri) -> bool {
+        let Some(scheme) = uri.scheme_str() else {
+            return false;
+        };
+        let Some(host) = uri.host() else {
+            return false;
+        };
+        let Some(port) = uri.port_u16().or_else(|| default_port(scheme)) else {
+            return false;
+        };
+        self.entries.iter().any(|e| e.permits(scheme, host, port))
+    }
+}
+
+/// One pool of keep-alive connections for the whole process.
+#[derive(Clone)]
+pub struct OutboundClient {
+    http: Client<HttpConnector, WasiBody>,
+}
+
+impl Default for OutboundClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OutboundClient {
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let http = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        OutboundClient { http }
+    }
+
+    async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<WasiBody>, Error> {
+        let timeout = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(Duration::from_secs(600));
+        if request.uri().scheme_str() == Some("https") {
+            // TLS goes through wasmtime's own client (one connection per request).
+            let (response, io) = tokio::time::timeout(
+                timeout,
+                wasmtime_wasi_http::default_send_request(request, options),
+            )
+            .await
+            .map_err(|_| Error::HttpResponseTimeout)??;
+            tokio::spawn(io);
+            return Ok(response.map(|b| b.boxed_unsync()));
+        }
+        let response = tokio::time::timeout(timeout, self.http.request(request))
+            .await
+            .map_err(|_| Error::HttpResponseTimeout)?
+            .map_err(|e| {
+                if e.is_connect() {
+                    Error::ConnectionRefused
+                } else {
+                    Error::HttpProtocolError
+                }
+            })?;
+        Ok(response.map(|body| body.map_err(Error::Hyper).boxed_unsync()))
+    }
+}
+
+/// The wasi-http hooks of one request: the component's allow-list and the shared pool.
+pub struct OutboundHooks {
+    component: String,
+    allow: Arc<AllowList>,
+    client: OutboundClient,
+}
+
+impl OutboundHooks {
+    pub fn new(component: String, allow: Arc<AllowList>, client: OutboundClient) -> Self {
+        OutboundHooks {
+            component,
+            allow,
+            client,
+        }
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> SendFuture {
+        if !self.allow.permits(request.uri()) {
+            eprintln!(
+                "outbound request denied: component {} may not call {}://{}",
+                self.component,
+                request.uri().scheme_str().unwrap_or("?"),
+                request.uri().authority().map_or("?", |a| a.as_str()),
+            );
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        let client = self.client.clone();
+        Box::new(async move {
+            let response = client.send(request, options).await?;
+            let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(entries: &[&str], url: &str) -> bool {
+        let list =
+            AllowList::parse(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        list.permits(&url.parse().unwrap())
+    }
+
+    #[test]
+    fn matches_spin_syntax() {
+        assert!(allows(
+            &["http://127.0.0.1:9200"],
+            "http://127.0.0.1:9200/deces/_search"
+        ));
+        assert!(allows(
+            &["http://127.0.0.1:9200/"],
+            "http://127.0.0.1:9200/x"
+        ));
+        assert!(!allows(
+            &["http://127.0.0.1:9200"],
+            "http://127.0.0.1:9201/x"
+        ));
+        assert!(!allows(
+            &["http://127.0.0.1:9200"],
+            "https://127.0.0.1:9200/x"
+        ));
+        assert!(allows(
+            &["https://api.example.com"],
+            "https://api.example.com/send"
+        ));
+        assert!(!allows(
+            &["https://api.example.com"],
+            "https://api.example.com:8443/send"
+        ));
+        assert!(allows(
+            &["https://*.example.com"],
+            "https://a.b.example.com/"
+        ));
+        assert!(!allows(&["https://*.example.com"], "https://example.com/"));
+        assert!(allows(&["*://localhost:*"], "http://localhost:1234/"));
+        assert!(allows(
+            &["http://localhost:8000..8002"],
+            "http://localhost:8001/"
+        ));
+        assert!(!allows(
+            &["http://localhost:8000..8002"],
+            "http://localhost:8002/"
+        ));
+        assert!(!allows(&[], "http://localhost/"));
+    }
+
+    #[test]
+    fn refuses_bad_entries() {
+        for bad in [
+            "127.0.0.1:9200",
+            "ftp://x",
+            "http://x/path",
+            "*://x",
+            "http://a*b.c",
+            "http://:80",
+        ] {
+            assert!(AllowList::parse(&[bad.to_string()]).is_err(), "{bad}");
+        }
+    }
+}

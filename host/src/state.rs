@@ -1,0 +1,87 @@
+//! What one request's wasmtime `Store` holds.
+
+use crate::outbound_http::{AllowList, OutboundClient, OutboundHooks};
+use crate::store::Backend;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// At most this many stores open at once in one instance (`store-table-full` beyond).
+pub const MAX_OPEN_STORES: usize = 64;
+
+/// Everything a component may use, resolved once at start-up.
+pub struct ComponentConfig {
+    pub id: String,
+    pub variables: HashMap<String, String>,
+    /// The stores this component lists in `key_value_stores`.
+    pub stores: HashMap<String, Backend>,
+    /// Every label the runtime knows (to tell `no-such-store` from `access-denied`).
+    pub known_stores: HashSet<String>,
+    pub outbound: Arc<AllowList>,
+    /// The component's `environment` table, seen by the guest as its process environment.
+    pub environment: Vec<(String, String)>,
+}
+
+pub enum StoreAccess {
+    Granted(Backend),
+    NoSuchStore,
+    AccessDenied,
+}
+
+impl ComponentConfig {
+    pub fn open_store(&self, label: &str) -> StoreAccess {
+        match self.stores.get(label) {
+            Some(backend) => StoreAccess::Granted(backend.clone()),
+            None if self.known_stores.contains(label) => StoreAccess::AccessDenied,
+            None => StoreAccess::NoSuchStore,
+        }
+    }
+}
+
+pub struct RequestState {
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub hooks: OutboundHooks,
+    pub component: Arc<ComponentConfig>,
+    pub open_stores: usize,
+}
+
+impl RequestState {
+    pub fn new(component: Arc<ComponentConfig>, client: OutboundClient) -> Self {
+        let wasi = WasiCtx::builder()
+            .inherit_stdout()
+            .inherit_stderr()
+            .envs(&component.environment)
+            .build();
+        RequestState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundHooks::new(component.id.clone(), component.outbound.clone(), client),
+            component,
+            open_stores: 0,
+        }
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Key-value store backends behind one type. Both give the same answers to the
+//! same calls; counters are opaque (only incremented or deleted).
+
+mod redis;
+mod sqlite;
+
+pub use self::redis::RedisStore;
+pub use self::sqlite::SqliteStore;
+
+use crate::manifest::StoreConfig;
+use anyhow::Result;
+use std::fmt;
+
+/// A backend failure, shown to the guest as `error::other`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// One labelled store.
+#[derive(Clone)]
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Redis(RedisStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Backend::Sqlite($s) => $call,
+            Backend::Redis($s) => $call.await,
+        }
+    };
+}
+
+impl Backend {
+    /// Opens a backend; an unreachable Redis is an error here, at start-up.
+    pub async fn open(label: &str, config: &StoreConfig) -> Result<Self> {
+        Ok(match config {
+            StoreConfig::Sqlite { path } => Backend::Sqlite(SqliteStore::open(path, label)?),
+            StoreConfig::Redis { url } => Backend::Redis(RedisStore::connect(url).await?),
+        })
+    }
+
+    pub async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        dispatch!(self, s => s.get(key))
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        dispatch!(self, s => s.set(key, value))
+    }
+
+    pub async fn delete(&self, key: &str) -> StoreResult<()> {
+        dispatch!(self, s => s.delete(key))
+    }
+
+    pub async fn exists(&self, key: &str) -> StoreResult<bool> {
+        dispatch!(self, s => s.exists(key))
+    }
+
+    pub async fn keys(&self) -> StoreResult<Vec<String>> {
+        dispatch!(self, s => s.keys())
+    }
+
+    /// Adds `delta` atomically (across processes sharing the store) and returns the new value.
+    pub async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        dispatch!(self, s => s.increment(key, delta))
+    }
+
+    /// Sets `value` only if the current value is still `expected`; false when it changed.
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> StoreResult<bool> {
+        dispatch!(self, s => s.compare_and_swap(key, expected, value))
+    }
+}

@@ -1,0 +1,3 @@
+//! The logic the components share: plain Rust, tested natively.
+
+pub mod api;

@@ -1,0 +1,185 @@
+//! A test component for the host's conformance tests: each route exercises one
+//! imported interface and reports what it saw as JSON.
+
+use serde_json::{json, Value};
+use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::key_value::{Error as KvError, Store};
+use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
+
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn reply(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
+}
+
+fn kv_error(e: &KvError) -> Value {
+    let kind = match e {
+        KvError::StoreTableFull => "store-table-full".to_string(),
+        KvError::NoSuchStore => "no-such-store".to_string(),
+        KvError::AccessDenied => "access-denied".to_string(),
+        KvError::Other(msg) => format!("other: {msg}"),
+    };
+    json!({ "error": kind })
+}
+
+fn wasi_error(e: &wasi_store::Error) -> Value {
+    let kind = match e {
+        wasi_store::Error::NoSuchStore => "no-such-store".to_string(),
+        wasi_store::Error::AccessDenied => "access-denied".to_string(),
+        wasi_store::Error::Other(msg) => format!("other: {msg}"),
+    };
+    json!({ "error": kind })
+}
+
+/// `/probe/kv?op=...&store=...&key=...&value=...`: the Spin key-value interface.
+fn kv(query: &str) -> Response {
+    let label = param(query, "store").unwrap_or("default");
+    let key = param(query, "key").unwrap_or("");
+    let value = param(query, "value").unwrap_or("");
+    let store = match Store::open(label) {
+        Ok(s) => s,
+        Err(e) => return reply(200, kv_error(&e)),
+    };
+    let result = match param(query, "op").unwrap_or("get") {
+        "get" => store.get(key).map(|v| match v {
+            Some(bytes) => json!({ "value": String::from_utf8_lossy(&bytes) }),
+            None => json!({ "value": null }),
+        }),
+        "set" => store
+            .set(key, value.as_bytes())
+            .map(|()| json!({ "ok": true })),
+        "delete" => store.delete(key).map(|()| json!({ "ok": true })),
+        "exists" => store.exists(key).map(|b| json!({ "exists": b })),
+        "keys" => store.get_keys().map(|mut keys| {
+            keys.sort();
+            json!({ "keys": keys })
+        }),
+        other => return reply(400, json!({ "error": format!("unknown op {other}") })),
+    };
+    match result {
+        Ok(v) => reply(200, v),
+        Err(e) => reply(200, kv_error(&e)),
+    }
+}
+
+/// `/probe/atomic?op=incr|cas&store=...&key=...&delta=...`: wasi:keyvalue.
+fn atomic(query: &str) -> Response {
+    let label = param(query, "store").unwrap_or("default");
+    let key = param(query, "key").unwrap_or("");
+    let bucket = match wasi_store::open(label) {
+        Ok(b) => b,
+        Err(e) => return reply(200, wasi_error(&e)),
+    };
+    match param(query, "op").unwrap_or("incr") {
+        "incr" => {
+            let delta = param(query, "delta")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(1);
+            match atomics::increment(&bucket, key, delta) {
+                Ok(v) => reply(200, json!({ "value": v })),
+                Err(e) => reply(200, wasi_error(&e)),
+            }
+        }
+        "cas" => {
+            // Swap in `value` only if the key still holds what was read first.
+            let value = param(query, "value").unwrap_or("");
+            let cas = match atomics::Cas::new(&bucket, key) {
+                Ok(c) => c,
+                Err(e) => return reply(200, wasi_error(&e)),
+            };
+            let seen = cas.current().ok().flatten();
+            if let Some(other) = param(query, "interfere") {
+                let _ = bucket.set(key, other.as_bytes());
+            }
+            let seen = seen.map(|b| String::from_utf8_lossy(&b).into_owned());
+            match atomics::swap(cas, value.as_bytes()) {
+                Ok(()) => reply(200, json!({ "swapped": true, "seen": seen })),
+                Err(atomics::CasError::CasFailed(_)) => {
+                    reply(200, json!({ "swapped": false, "seen": seen }))
+                }
+                Err(atomics::CasError::StoreError(e)) => reply(200, wasi_error(&e)),
+            }
+        }
+        "keys" => match bucket.list_keys(None) {
+            Ok(resp) => reply(200, json!({ "keys": resp.keys })),
+            Err(e) => reply(200, wasi_error(&e)),
+        },
+        other => reply(400, json!({ "error": format!("unknown op {other}") })),
+    }
+}
+
+fn variable(query: &str) -> Response {
+    let name = param(query, "name").unwrap_or("");
+    match spin_sdk::variables::get(name) {
+        Ok(v) => reply(200, json!({ "value": v })),
+        Err(e) => {
+            let kind = match e {
+                spin_sdk::variables::Error::InvalidName(_) => "invalid-name",
+                spin_sdk::variables::Error::Undefined(_) => "undefined",
+                spin_sdk::variables::Error::Provider(_) => "provider",
+                spin_sdk::variables::Error::Other(_) => "other",
+            };
+            reply(200, json!({ "error": kind }))
+        }
+    }
+}
+
+async fn fetch(query: &str) -> Response {
+    let url = param(query, "url").unwrap_or("");
+    let request = Request::builder().method(Method::Get).uri(url).build();
+    match spin_sdk::http::send::<_, Response>(request).await {
+        Ok(resp) => reply(
+            200,
+            json!({
+                "status": resp.status(),
+                "body": String::from_utf8_lossy(resp.body()),
+            }),
+        ),
+        Err(e) => reply(200, json!({ "error": e.to_string() })),
+    }
+}
+
+fn headers(req: &Request) -> Response {
+    let mut seen = serde_json::Map::new();
+    for (name, value) in req.headers() {
+        seen.insert(name.to_string(), json!(value.as_str().unwrap_or("")));
+    }
+    reply(
+        200,
+        json!({
+            "method": req.method().to_string(),
+            "uri": req.uri(),
+            "headers": seen,
+            "body_len": req.body().len(),
+        }),
+    )
+}
+
+#[http_component]
+async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let path = req.path().to_string();
+    let query = req.query().to_string();
+    let action = path.rsplit('/').next().unwrap_or("");
+    Ok(match action {
+        "kv" => kv(&query),
+        "atomic" => atomic(&query),
+        "var" => variable(&query),
+        "fetch" => fetch(&query).await,
+        "trap" => panic!("probe asked to trap"),
+        "spin" => loop {
+            std::hint::black_box(0);
+        },
+        _ => headers(&req),
+    })
+}

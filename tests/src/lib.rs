@@ -1,0 +1,450 @@
+//! Test harness for the end-to-end suites: real processes on loopback (the
+//! deces-edge host serving built `.wasm` files, a private redis-server), a tiny
+//! HTTP/1.1 client, and a keep-alive upstream stub.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make build build-test-components` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// The host binary, built by `make build`.
+pub fn host_bin() -> PathBuf {
+    built(target_dir().join("release").join("deces-edge"))
+}
+
+/// A built component, e.g. `wasm("probe")`.
+pub fn wasm(name: &str) -> PathBuf {
+    built(
+        target_dir()
+            .join("wasm32-wasip2")
+            .join("wasm")
+            .join(format!("{}.wasm", name.replace('-', "_"))),
+    )
+}
+
+/// A port nobody listens on right now (bind port 0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free port")
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "deces-edge-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: Option<&Path>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = log
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            panic!("{what} exited early ({status}): {log}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{what} did not listen on port {port} within 60 s");
+}
+
+/// A private redis-server on a free loopback port, without persistence; stopped on drop.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is not installed: run `make setup` (make test does)");
+        wait_for_port(port, &mut child, "redis-server", None);
+        Redis { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runtime config sending the default store (and an `other` store) to this Redis.
+    pub fn runtime_config(&self) -> String {
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{0}\"\n\n\
+             [key_value_store.other]\ntype = \"redis\"\nurl = \"{0}/1\"\n",
+            self.url()
+        )
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How to start one host process.
+#[derive(Clone, Default)]
+pub struct HostConfig {
+    pub manifest: PathBuf,
+    pub runtime_config: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub port: Option<u16>,
+}
+
+/// A running deces-edge host; killed on drop.
+pub struct Host {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    config: HostConfig,
+}
+
+fn host_command(config: &HostConfig, port: u16, log: &Path) -> Command {
+    let mut cmd = Command::new(host_bin());
+    cmd.arg("up")
+        .arg("--manifest")
+        .arg(&config.manifest)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"));
+    if let Some(rc) = &config.runtime_config {
+        cmd.arg("--runtime-config-file").arg(rc);
+    }
+    cmd.args(&config.args);
+    for (k, v) in &config.env {
+        cmd.env(k, v);
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open host log");
+    cmd.stdout(out.try_clone().expect("clone log handle"))
+        .stderr(out)
+        .stdin(Stdio::null());
+    cmd
+}
+
+impl Host {
+    pub fn start(config: HostConfig) -> Self {
+        let port = config.port.unwrap_or_else(free_port);
+        let log =
+            std::env::temp_dir().join(format!("deces-edge-host-{}-{port}.log", std::process::id()));
+        let mut child = host_command(&config, port, &log)
+            .spawn()
+            .expect("spawn host");
+        wait_for_port(port, &mut child, "deces-edge", Some(&log));
+        Host {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            log,
+            config,
+        }
+    }
+
+    /// kill -9 then start again on the same port with the same configuration.
+    pub fn kill_and_restart(&mut self) {
+        self.kill9();
+        let mut child = host_command(&self.config, self.addr.port(), &self.log)
+            .spawn()
+            .expect("respawn host");
+        wait_for_port(self.addr.port(), &mut child, "deces-edge", Some(&self.log));
+        self.child = child;
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "host ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        request(self.addr, "GET", path, &[], b"")
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Runs the host and expects it to exit (a start-up failure); returns (success, stderr+stdout).
+pub fn host_fails(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(host_bin());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run host");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (out.status.success(), text)
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect to host");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("set timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    read_reply(&mut BufReader::new(stream)).expect("read reply")
+}
+
+/// Reads one HTTP/1.1 response (Content-Length, chunked, or until close).
+pub fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = HashMap::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = trimmed.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(len) = headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        body.resize(len, 0);
+        reader.read_exact(&mut body)?;
+    } else if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A keep-alive HTTP/1.1 upstream answering every request with a fixed body;
+/// counts connections and requests so tests can see pooling.
+pub struct Upstream {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub fn start(body: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        let port = listener.local_addr().expect("addr").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (c, r) = (connections.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                c.fetch_add(1, Ordering::SeqCst);
+                let r = r.clone();
+                std::thread::spawn(move || serve_upstream(stream, body, &r));
+            }
+        });
+        Upstream {
+            port,
+            connections,
+            requests,
+        }
+    }
+}
+
+fn serve_upstream(stream: TcpStream, body: &str, requests: &AtomicUsize) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        let mut length = 0usize;
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = header.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut sink = vec![0; length];
+        if reader.read_exact(&mut sink).is_err() {
+            return;
+        }
+        requests.fetch_add(1, Ordering::SeqCst);
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

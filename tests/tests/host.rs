@@ -1,0 +1,504 @@
+//! Host conformance: the runtime's contract, end to end through real HTTP on
+//! loopback, with the `probe` test component built for wasm32-wasip2.
+
+use e2e::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+struct Setup {
+    dir: TempDir,
+    manifest: PathBuf,
+    upstream: Upstream,
+}
+
+fn setup() -> Setup {
+    let dir = TempDir::new("host");
+    let upstream = Upstream::start("pong");
+    let text = std::fs::read_to_string(root().join("tests/data/probe.toml"))
+        .expect("probe manifest")
+        .replace("{probe}", &wasm("probe").display().to_string())
+        .replace("{upstream_port}", &upstream.port.to_string());
+    let manifest = dir.write("spin.toml", &text);
+    Setup {
+        dir,
+        manifest,
+        upstream,
+    }
+}
+
+fn sqlite_config(dir: &TempDir) -> PathBuf {
+    dir.write(
+        "sqlite.toml",
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n\n\
+         [key_value_store.other]\ntype = \"spin\"\npath = \"other.db\"\n",
+    )
+}
+
+fn host(s: &Setup, runtime_config: Option<PathBuf>, env: &[(&str, &str)]) -> Host {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if !env.iter().any(|(k, _)| k == "SPIN_VARIABLE_MUST_HAVE") {
+        env.push(("SPIN_VARIABLE_MUST_HAVE".into(), "given".into()));
+    }
+    Host::start(HostConfig {
+        manifest: s.manifest.clone(),
+        runtime_config,
+        env,
+        args: vec!["--request-timeout-ms".into(), "1500".into()],
+        port: None,
+    })
+}
+
+fn get_json(h: &Host, path: &str) -> Value {
+    let reply = h.get(path);
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    reply.json()
+}
+
+#[test]
+fn routing_precedence_and_private_routes() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    let who = |path: &str| get_json(&h, &format!("{path}/var?name=who"))["value"].clone();
+    assert_eq!(who("/p"), json!("probe"));
+    assert_eq!(who("/p/x"), json!("probe"));
+    assert_eq!(who("/p/deep"), json!("deep"));
+    assert_eq!(who("/p/deep/a/b"), json!("deep"));
+    assert_eq!(who("/p/deeper"), json!("probe"));
+    assert_eq!(who("/elsewhere"), json!("catchall"));
+    assert_eq!(who("/hidden"), json!("catchall"));
+    // An exact route matches only itself.
+    let exact = get_json(&h, "/p/exact");
+    assert_eq!(exact["headers"]["spin-matched-route"], json!("/p/exact"));
+    let below = get_json(&h, "/p/exact/var?name=who");
+    assert_eq!(below["value"], json!("probe"));
+    // The private component is reachable by no path at all.
+    for path in ["/", "/hidden", "/hidden/var", "/p/hidden", "/bare/hidden"] {
+        let reply = h.get(&format!("{path}?name=who"));
+        assert!(
+            !reply.text().contains("\"hidden\""),
+            "{path}: {}",
+            reply.text()
+        );
+    }
+}
+
+#[test]
+fn unknown_paths_without_catch_all_get_json_404() {
+    let dir = TempDir::new("nocatch");
+    let manifest = dir.write(
+        "spin.toml",
+        &format!(
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n\
+             [[trigger.http]]\nroute = \"/only\"\ncomponent = \"c\"\n\
+             [[trigger.http]]\nroute = {{ private = true }}\ncomponent = \"p\"\n\
+             [component.c]\nsource = \"{0}\"\n[component.p]\nsource = \"{0}\"\n",
+            wasm("probe").display()
+        ),
+    );
+    let h = Host::start(HostConfig {
+        manifest,
+        ..Default::default()
+    });
+    assert_eq!(h.get("/only").status, 200);
+    for path in ["/", "/p", "/only/more", "/x"] {
+        let reply = h.get(path);
+        assert_eq!(reply.status, 404, "{path}");
+        assert_eq!(reply.json(), json!({"message": "Route not found"}));
+    }
+}
+
+#[test]
+fn spin_headers_are_set_and_cannot_be_forged() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    let reply = request(
+        h.addr,
+        "POST",
+        "/p/deep/x/headers?z=1&y=%20",
+        &[
+            ("spin-client-addr", "6.6.6.6:1"),
+            ("Spin-Path-Info", "/forged"),
+        ],
+        b"four",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = reply.json();
+    let headers = &seen["headers"];
+    let port = h.addr.port();
+    assert_eq!(
+        headers["spin-full-url"],
+        json!(format!(
+            "http://127.0.0.1:{port}/p/deep/x/headers?z=1&y=%20"
+        ))
+    );
+    assert_eq!(headers["spin-path-info"], json!("/x/headers"));
+    assert_eq!(headers["spin-matched-route"], json!("/p/deep/..."));
+    assert_eq!(headers["spin-raw-component-route"], json!("/p/deep/..."));
+    assert_eq!(headers["spin-component-route"], json!("/p/deep"));
+    assert_eq!(headers["spin-base-path"], json!("/"));
+    let client = headers["spin-client-addr"].as_str().unwrap();
+    assert!(client.starts_with("127.0.0.1:"), "{client}");
+    assert_ne!(client, "127.0.0.1:1");
+    assert_eq!(seen["method"], json!("POST"));
+    assert_eq!(seen["body_len"], json!(4));
+}
+
+#[test]
+fn variables_defaults_templates_and_env_overrides() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    assert_eq!(
+        get_json(&h, "/p/var?name=greeting")["value"],
+        json!("hello")
+    );
+    assert_eq!(
+        get_json(&h, "/p/var?name=combo")["value"],
+        json!("<hello|given>")
+    );
+    // Only what the component declares is visible.
+    assert_eq!(
+        get_json(&h, "/p/var?name=upstream")["error"],
+        json!("undefined")
+    );
+    assert_eq!(
+        get_json(&h, "/p/var?name=Bad-Name")["error"],
+        json!("invalid-name")
+    );
+    drop(h);
+
+    let h = host(&s, None, &[("SPIN_VARIABLE_GREETING", "bonjour")]);
+    assert_eq!(
+        get_json(&h, "/p/var?name=greeting")["value"],
+        json!("bonjour")
+    );
+    assert_eq!(
+        get_json(&h, "/p/var?name=combo")["value"],
+        json!("<bonjour|given>")
+    );
+    drop(h);
+
+    // A required variable without a value stops the host at start-up.
+    let (ok, out) = host_fails(
+        &[
+            "up",
+            "--manifest",
+            s.manifest.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(out.contains("must_have"), "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+}
+
+#[test]
+fn outbound_allow_list_and_connection_pooling() {
+    let s = setup();
+    let other = Upstream::start("other");
+    let h = host(&s, None, &[]);
+    let url = format!("http://127.0.0.1:{}/ping", s.upstream.port);
+    for _ in 0..20 {
+        let seen = get_json(&h, &format!("/p/fetch?url={url}"));
+        assert_eq!(seen["status"], json!(200), "{seen}");
+        assert_eq!(seen["body"], json!("pong"));
+    }
+    assert_eq!(s.upstream.requests.load(Ordering::SeqCst), 20);
+    // Twenty sequential calls ride one kept-alive connection.
+    assert_eq!(s.upstream.connections.load(Ordering::SeqCst), 1);
+
+    // Another port on the same host is refused before any connection is made.
+    let denied = get_json(
+        &h,
+        &format!("/p/fetch?url=http://127.0.0.1:{}/", other.port),
+    );
+    let error = denied["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(error.contains("denied"), "{denied}");
+    // A component with no allowed hosts may call nothing.
+    let bare = get_json(&h, &format!("/bare/fetch?url={url}"));
+    assert!(bare["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .contains("denied"));
+    assert_eq!(other.connections.load(Ordering::SeqCst), 0);
+    assert_eq!(s.upstream.requests.load(Ordering::SeqCst), 20);
+}
+
+fn kv_conformance(h: &Host) {
+    let kv = |q: &str| get_json(h, &format!("/p/kv?{q}"));
+    let atomic = |q: &str| get_json(h, &format!("/p/atomic?{q}"));
+    assert_eq!(kv("op=get&key=a"), json!({"value": null}));
+    assert_eq!(kv("op=exists&key=a"), json!({"exists": false}));
+    assert_eq!(kv("op=set&key=a&value=one"), json!({"ok": true}));
+    assert_eq!(kv("op=get&key=a"), json!({"value": "one"}));
+    assert_eq!(kv("op=set&key=a&value=two"), json!({"ok": true}));
+    assert_eq!(kv("op=get&key=a"), json!({"value": "two"}));
+    assert_eq!(kv("op=exists&key=a"), json!({"exists": true}));
+    assert_eq!(kv("op=set&key=b&value="), json!({"ok": true}));
+    assert_eq!(kv("op=get&key=b"), json!({"value": ""}));
+    assert_eq!(kv("op=keys"), json!({"keys": ["a", "b"]}));
+    assert_eq!(atomic("op=keys"), json!({"keys": ["a", "b"]}));
+    assert_eq!(kv("op=delete&key=a"), json!({"ok": true}));
+    assert_eq!(kv("op=delete&key=a"), json!({"ok": true}));
+    assert_eq!(kv("op=get&key=a"), json!({"value": null}));
+    assert_eq!(kv("op=keys"), json!({"keys": ["b"]}));
+    // Store labels: known but not granted, and unknown.
+    assert_eq!(
+        kv("store=other&op=get&key=a"),
+        json!({"error": "access-denied"})
+    );
+    assert_eq!(
+        kv("store=nope&op=get&key=a"),
+        json!({"error": "no-such-store"})
+    );
+    assert_eq!(
+        atomic("store=other&op=incr&key=a"),
+        json!({"error": "access-denied"})
+    );
+    assert_eq!(
+        atomic("store=nope&op=incr&key=a"),
+        json!({"error": "no-such-store"})
+    );
+    assert_eq!(
+        get_json(h, "/bare/kv?op=get&key=a"),
+        json!({"error": "access-denied"})
+    );
+    // Counters, compared through increment results only.
+    assert_eq!(atomic("op=incr&key=c"), json!({"value": 1}));
+    assert_eq!(atomic("op=incr&key=c&delta=4"), json!({"value": 5}));
+    assert_eq!(atomic("op=incr&key=c&delta=-7"), json!({"value": -2}));
+    assert_eq!(atomic("op=incr&key=c&delta=0"), json!({"value": -2}));
+    assert_eq!(kv("op=delete&key=c"), json!({"ok": true}));
+    assert_eq!(atomic("op=incr&key=c"), json!({"value": 1}));
+    // Compare-and-swap: succeeds on an unchanged value, fails when it moved.
+    assert_eq!(
+        atomic("op=cas&key=s&value=v1"),
+        json!({"swapped": true, "seen": null})
+    );
+    assert_eq!(
+        atomic("op=cas&key=s&value=v2"),
+        json!({"swapped": true, "seen": "v1"})
+    );
+    assert_eq!(
+        atomic("op=cas&key=s&value=v3&interfere=x"),
+        json!({"swapped": false, "seen": "v2"})
+    );
+    assert_eq!(kv("op=get&key=s"), json!({"value": "x"}));
+}
+
+#[test]
+fn key_value_semantics_on_sqlite() {
+    let s = setup();
+    let h = host(&s, Some(sqlite_config(&s.dir)), &[]);
+    kv_conformance(&h);
+}
+
+#[test]
+fn key_value_semantics_on_redis() {
+    let s = setup();
+    let redis = Redis::start();
+    let rc = s.dir.write("redis.toml", &redis.runtime_config());
+    let h = host(&s, Some(rc), &[]);
+    kv_conformance(&h);
+}
+
+/// 2 host processes × 50 concurrent increments of one key: exactly 100.
+fn exact_increments(runtime_config: PathBuf, s: &Setup) {
+    let a = host(s, Some(runtime_config.clone()), &[]);
+    let b = host(s, Some(runtime_config), &[]);
+    let results: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let addr = if i % 2 == 0 { a.addr } else { b.addr };
+                scope.spawn(move || {
+                    let reply = request(addr, "GET", "/p/atomic?op=incr&key=hits", &[], b"");
+                    assert_eq!(reply.status, 200, "{}", reply.text());
+                    reply.json()["value"].as_i64().expect("a counter value")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = results.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (1..=100).collect::<Vec<i64>>(),
+        "every value seen once"
+    );
+    let last = get_json(&a, "/p/atomic?op=incr&key=hits&delta=0");
+    assert_eq!(last["value"], json!(100));
+}
+
+#[test]
+fn increments_are_exact_across_processes_on_redis() {
+    let s = setup();
+    let redis = Redis::start();
+    let rc = s.dir.write("redis.toml", &redis.runtime_config());
+    exact_increments(rc, &s);
+}
+
+#[test]
+fn increments_are_exact_across_processes_on_sqlite() {
+    let s = setup();
+    exact_increments(sqlite_config(&s.dir), &s);
+}
+
+#[test]
+fn sqlite_data_survives_kill_and_restart() {
+    let s = setup();
+    let mut h = host(&s, Some(sqlite_config(&s.dir)), &[]);
+    assert_eq!(
+        get_json(&h, "/p/kv?op=set&key=k&value=kept"),
+        json!({"ok": true})
+    );
+    assert_eq!(
+        get_json(&h, "/p/atomic?op=incr&key=n&delta=41"),
+        json!({"value": 41})
+    );
+    h.kill_and_restart();
+    assert_eq!(get_json(&h, "/p/kv?op=get&key=k"), json!({"value": "kept"}));
+    assert_eq!(
+        get_json(&h, "/p/atomic?op=incr&key=n"),
+        json!({"value": 42})
+    );
+}
+
+#[test]
+fn default_store_is_a_sqlite_file_beside_the_manifest() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    assert_eq!(
+        get_json(&h, "/p/kv?op=set&key=k&value=v"),
+        json!({"ok": true})
+    );
+    assert!(s.dir.path().join(".spin/sqlite_key_value.db").is_file());
+}
+
+#[test]
+fn a_trap_or_a_runaway_guest_does_not_kill_the_server() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    let reply = h.get("/p/trap");
+    assert_eq!(reply.status, 500);
+    assert!(reply.json()["msg"].is_string());
+    let started = Instant::now();
+    let reply = h.get("/p/spin");
+    assert!(matches!(reply.status, 500 | 504), "{}", reply.status);
+    assert!(reply.json()["msg"].is_string());
+    assert!(started.elapsed() < Duration::from_secs(15));
+    for _ in 0..3 {
+        assert_eq!(h.get("/p/var?name=who").status, 200);
+    }
+    let log = h.log_text();
+    assert!(log.contains("GET /p/trap probe 500"), "{log}");
+}
+
+#[test]
+fn body_limit_and_request_log() {
+    let s = setup();
+    let mut config = HostConfig {
+        manifest: s.manifest.clone(),
+        env: vec![("SPIN_VARIABLE_MUST_HAVE".into(), "x".into())],
+        args: vec!["--max-body-bytes".into(), "1024".into()],
+        ..Default::default()
+    };
+    config.port = None;
+    let h = Host::start(config);
+    let ok = request(h.addr, "POST", "/p/headers", &[], &[b'a'; 1024]);
+    assert_eq!(ok.status, 200);
+    let big = request(h.addr, "POST", "/p/headers", &[], &[b'a'; 1025]);
+    assert_eq!(big.status, 413);
+    assert!(big.json()["msg"].is_string());
+    let _ = h.get("/p/headers?secret=do-not-log");
+    let log = h.log_text();
+    assert!(log.contains("GET /p/headers probe 200 "), "{log}");
+    assert!(
+        !log.contains("do-not-log"),
+        "query strings stay out of the log"
+    );
+}
+
+#[test]
+fn start_up_errors_exit_with_one_clear_line() {
+    let s = setup();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("SPIN_VARIABLE_MUST_HAVE", "x")];
+    // Missing .wasm.
+    let dir = TempDir::new("bad");
+    let missing = dir.write(
+        "spin.toml",
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/...\"\n\
+         component = \"c\"\n[component.c]\nsource = \"nowhere.wasm\"\n",
+    );
+    // Invalid manifest.
+    let invalid = dir.write("invalid.toml", "spin_manifest_version = 2\n[application\n");
+    // Unreachable Redis.
+    let rc = dir.write(
+        "redis.toml",
+        &format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+            free_port()
+        ),
+    );
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec![
+                "up",
+                "--manifest",
+                missing.to_str().unwrap(),
+                "--listen",
+                &listen,
+            ],
+            "nowhere.wasm",
+        ),
+        (
+            vec![
+                "up",
+                "--manifest",
+                invalid.to_str().unwrap(),
+                "--listen",
+                &listen,
+            ],
+            "invalid manifest",
+        ),
+        (
+            vec![
+                "up",
+                "--manifest",
+                s.manifest.to_str().unwrap(),
+                "--listen",
+                &listen,
+                "--runtime-config-file",
+                rc.to_str().unwrap(),
+            ],
+            "Redis",
+        ),
+        (vec!["up", "--nonsense"], "unknown option"),
+    ];
+    for (args, expected) in cases {
+        let (ok, out) = host_fails(&args, &env);
+        assert!(!ok, "{args:?} should fail");
+        assert!(out.contains(expected), "{args:?}: {out}");
+        assert_eq!(out.trim().lines().count(), 1, "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let s = setup();
+    let mut h = host(&s, None, &[]);
+    assert_eq!(h.get("/p/var?name=who").status, 200);
+    let status = h.terminate();
+    assert!(status.success(), "{status}");
+}
