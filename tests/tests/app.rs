@@ -22,13 +22,22 @@ fn healthcheck_and_json_404_from_the_search_component() {
     let reply = h.get("/deces/api/v1/healthcheck");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"msg": "OK"}));
-    assert!(reply.header("content-type").unwrap().starts_with("application/json"));
-    for path in ["/deces/api/v1/nothing-here", "/deces/api/v1/", "/deces/api/v1/healthcheck/x"] {
+    assert!(reply
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    for path in [
+        "/deces/api/v1/nothing-here",
+        "/deces/api/v1/",
+        "/deces/api/v1/healthcheck/x",
+    ] {
         let reply = h.get(path);
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(reply.json(), json!({"message": "Route not found"}));
     }
-    assert!(h.log_text().contains("GET /deces/api/v1/healthcheck search 200 "));
+    assert!(h
+        .log_text()
+        .contains("GET /deces/api/v1/healthcheck search 200 "));
 }
 
 #[test]
@@ -43,7 +52,9 @@ fn every_component_is_served() {
         let reply = h.get(path);
         assert_eq!(reply.status, 501, "{path}");
         assert!(reply.json()["msg"].is_string());
-        assert!(h.log_text().contains(&format!("GET {path} {component} 501 ")));
+        assert!(h
+            .log_text()
+            .contains(&format!("GET {path} {component} 501 ")));
     }
 }
 
@@ -61,7 +72,10 @@ fn spin_toml_is_a_buildable_spin_v2_manifest() {
     let components = m["component"].as_table().expect("components");
     for trigger in m["trigger"]["http"].as_array().expect("http triggers") {
         let name = trigger["component"].as_str().unwrap();
-        assert!(components.contains_key(name), "trigger names unknown component {name}");
+        assert!(
+            components.contains_key(name),
+            "trigger names unknown component {name}"
+        );
     }
     for name in ["search", "otp-request", "otp-verify", "rate-limit"] {
         let c = &components[name];
@@ -75,7 +89,11 @@ fn spin_toml_is_a_buildable_spin_v2_manifest() {
             c["build"]["command"].as_str(),
             Some(format!("cargo build --target wasm32-wasip2 --profile wasm -p {name}").as_str())
         );
-        assert!(root().join("components").join(name).join("Cargo.toml").is_file());
+        assert!(root()
+            .join("components")
+            .join(name)
+            .join("Cargo.toml")
+            .is_file());
         // Every variable a component reads is a template over a declared app variable.
         for (var, template) in c["variables"].as_table().unwrap() {
             assert_eq!(template.as_str(), Some(format!("{{{{ {var} }}}}").as_str()));
@@ -90,19 +108,47 @@ fn spin_toml_declares_the_documented_variables() {
     let m = manifest();
     let vars = m["variables"].as_table().unwrap();
     let mut expected: Vec<String> = [
-        "es_url", "es_index", "es_timeout_ms", "search_backend", "version_cache_seconds",
-        "app_version", "app_dns", "token_secret", "admin_user", "admin_password",
-        "user_token_days", "token_renewal_days", "admin_token_hours", "static_users_json",
-        "otp_ttl_seconds", "otp_max_attempts", "otp_resend_cooldown_seconds",
-        "disposable_domains_extra", "mail_mode", "mail_api_url", "mail_api_key", "mail_from",
-        "dev_routes", "anonymous_quota_max", "anonymous_quota_window_seconds",
-        "anonymous_ban_seconds", "trusted_proxies", "rate_limit_on_store_error",
-        "cors_allowed_origins", "bulk_rate_global", "bulk_burst_global",
+        "es_url",
+        "es_index",
+        "es_timeout_ms",
+        "search_backend",
+        "version_cache_seconds",
+        "app_version",
+        "app_dns",
+        "token_secret",
+        "admin_user",
+        "admin_password",
+        "user_token_days",
+        "token_renewal_days",
+        "admin_token_hours",
+        "static_users_json",
+        "otp_ttl_seconds",
+        "otp_max_attempts",
+        "otp_resend_cooldown_seconds",
+        "disposable_domains_extra",
+        "mail_mode",
+        "mail_api_url",
+        "mail_api_key",
+        "mail_from",
+        "dev_routes",
+        "anonymous_quota_max",
+        "anonymous_quota_window_seconds",
+        "anonymous_ban_seconds",
+        "trusted_proxies",
+        "rate_limit_on_store_error",
+        "cors_allowed_origins",
+        "bulk_rate_global",
+        "bulk_burst_global",
     ]
     .map(String::from)
     .to_vec();
     for family in ["search", "agg", "accounts", "other"] {
-        for limit in ["rate_per_client", "burst_per_client", "rate_global", "burst_global"] {
+        for limit in [
+            "rate_per_client",
+            "burst_per_client",
+            "rate_global",
+            "burst_global",
+        ] {
             expected.push(format!("{family}_{limit}"));
         }
     }
@@ -111,11 +157,21 @@ fn spin_toml_declares_the_documented_variables() {
         assert!(var.get("default").is_some(), "{name} needs a default");
     }
     for secret in ["token_secret", "admin_password", "mail_api_key"] {
-        assert_eq!(vars[secret]["default"].as_str(), Some(""), "{secret} has no default value");
+        assert_eq!(
+            vars[secret]["default"].as_str(),
+            Some(""),
+            "{secret} has no default value"
+        );
         assert_eq!(vars[secret]["secret"].as_bool(), Some(true));
     }
-    assert_eq!(vars["es_url"]["default"].as_str(), Some("http://127.0.0.1:9200"));
+    assert_eq!(
+        vars["es_url"]["default"].as_str(),
+        Some("http://127.0.0.1:9200")
+    );
     assert_eq!(vars["anonymous_quota_max"]["default"].as_str(), Some("300"));
-    assert_eq!(vars["search_rate_per_client"]["default"].as_str(), Some("1"));
+    assert_eq!(
+        vars["search_rate_per_client"]["default"].as_str(),
+        Some("1")
+    );
     assert_eq!(vars["search_burst_global"]["default"].as_str(), Some("400"));
 }
