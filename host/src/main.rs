@@ -1,6 +1,9 @@
 //! deces-edge: a small Spin-compatible runtime that serves the application's
 //! WebAssembly components on one machine.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod app;
 mod bindings;
 mod key_value;
@@ -19,10 +22,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const USAGE: &str = "usage: deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
-[--runtime-config-file FILE] [--max-body-bytes N] [--request-timeout-ms N]";
+[--runtime-config-file FILE] [--max-body-bytes N] [--request-timeout-ms N] [--workers N]";
 
 struct UpArgs {
     options: app::AppOptions,
+    workers: usize,
     listen: SocketAddr,
     limits: server::Limits,
 }
@@ -37,6 +41,7 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
     let mut runtime_config = None;
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut limits = server::Limits::default();
+    let mut workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -76,6 +81,14 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
                     .with_context(|| format!("invalid --request-timeout-ms `{v}`"))?;
                 limits.request_timeout = Duration::from_millis(ms.max(10));
             }
+            "--workers" => {
+                let v = value()?;
+                workers = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("invalid --workers `{v}`"))?;
+            }
             other => bail!("unknown option `{other}`; {USAGE}"),
         }
     }
@@ -86,37 +99,49 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
         },
         listen,
         limits,
+        workers,
     })
 }
 
-async fn up(args: UpArgs) -> Result<()> {
-    let app = app::App::load(&args.options).await?;
+fn up(args: UpArgs) -> Result<()> {
+    // A small runtime for start-up, signals and the Redis connections' drivers;
+    // requests are served by the worker threads of `server::serve`.
+    let background = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("background")
+        .enable_all()
+        .build()?;
+    let app = background.block_on(app::App::load(&args.options))?;
     let engine = app.engine.clone();
-    std::thread::spawn(move || loop {
-        std::thread::sleep(app::EPOCH_TICK);
-        engine.increment_epoch();
-    });
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
+    std::thread::Builder::new()
+        .name("epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(app::EPOCH_TICK);
+            engine.increment_epoch();
+        })?;
+    let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    background.spawn(async move {
+        if let Err(e) = server::shutdown_signal().await {
+            eprintln!("deces-edge: cannot watch signals: {e}");
+            return;
+        }
+        eprintln!("deces-edge: shutting down, finishing in-flight requests");
+        let _ = stop.send(true);
+    });
     eprintln!(
         "deces-edge: serving `{}` ({} components) on http://{}",
         app.name,
         app.components.len(),
         listener.local_addr()?
     );
-    server::serve(app, listener, args.limits).await
+    server::serve(app, listener, args.limits, args.workers, shutdown)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse_args(&args).and_then(|args| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_keep_alive(Duration::from_secs(60))
-            .build()?
-            .block_on(up(args))
-    });
+    let result = parse_args(&args).and_then(up);
     if let Err(e) = result {
         eprintln!("deces-edge: error: {}", format!("{e:#}").replace('\n', " "));
         std::process::exit(1);

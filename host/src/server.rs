@@ -3,8 +3,9 @@
 
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
 use crate::state::RequestState;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::server::conn::http1;
@@ -12,13 +13,17 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -199,7 +204,7 @@ impl Server {
         };
         let pre = loaded.pre.clone();
         let id = loaded.config.id.clone();
-        let task = tokio::spawn(async move {
+        let mut guest: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _permit = permit;
             let result = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -213,26 +218,118 @@ impl Server {
                 eprintln!("component {id} failed: {}", one_line(e));
             }
         });
-        match tokio::time::timeout(self.limits.request_timeout, receiver).await {
-            Ok(Ok(Ok(response))) => response,
-            Ok(Ok(Err(code))) => {
-                eprintln!("component {} answered an error: {code:?}", loaded.config.id);
-                json(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    r#"{"msg":"Internal Server Error"}"#,
-                )
+        // The guest runs in this task, beside the wait for its answer: no hop to
+        // another task or thread on the common path.
+        let id = loaded.config.id.as_str();
+        let answer = async {
+            match receiver.await {
+                Ok(Ok(response)) => buffer_small_body(response, id).await,
+                Ok(Err(code)) => {
+                    eprintln!("component {id} answered an error: {code:?}");
+                    json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
+                }
+                // The guest trapped or returned without setting a response.
+                Err(_) => json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR),
             }
-            // The guest trapped or returned without setting a response.
-            Ok(Err(_)) => json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                r#"{"msg":"Internal Server Error"}"#,
-            ),
+        };
+        let answer = tokio::time::timeout(self.limits.request_timeout, answer);
+        tokio::pin!(answer);
+        let mut guest_done = false;
+        let response = loop {
+            tokio::select! {
+                biased;
+                () = &mut guest, if !guest_done => guest_done = true,
+                answered = &mut answer => break answered,
+            }
+        };
+        match response {
+            Ok(response) => {
+                if !guest_done {
+                    // A streamed body: the guest keeps writing after the head is sent.
+                    tokio::spawn(guest);
+                }
+                response
+            }
             Err(_) => {
-                task.abort();
-                eprintln!("component {} timed out", loaded.config.id);
+                eprintln!("component {id} timed out");
                 json(StatusCode::GATEWAY_TIMEOUT, r#"{"msg":"Gateway Timeout"}"#)
             }
         }
+    }
+}
+
+const INTERNAL_ERROR: &str = r#"{"msg":"Internal Server Error"}"#;
+
+/// Responses up to this size are sent in one piece with a Content-Length.
+const BUFFERED_BODY_BYTES: usize = 4 << 20;
+
+/// Collects a component's body while it stays small, so that a response leaves in
+/// one write with a Content-Length instead of chunk by chunk (and a guest failing
+/// before its body is complete still gets a clean 500). Larger bodies stream on.
+async fn buffer_small_body(
+    response: Response<HyperOutgoingBody>,
+    component: &str,
+) -> Response<HyperOutgoingBody> {
+    let (mut parts, mut body) = response.into_parts();
+    let mut buffered = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => {
+                parts.headers.remove(hyper::header::TRANSFER_ENCODING);
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(buffered.len()));
+                let full = Full::new(buffered.freeze()).map_err(|never| match never {});
+                return Response::from_parts(parts, full.boxed_unsync());
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    buffered.extend_from_slice(&data);
+                    if buffered.len() > BUFFERED_BODY_BYTES {
+                        let frames = VecDeque::from([Frame::data(buffered.freeze())]);
+                        return Response::from_parts(
+                            parts,
+                            Prefixed { frames, rest: body }.boxed_unsync(),
+                        );
+                    }
+                }
+                Err(frame) => {
+                    let frames = VecDeque::from([Frame::data(buffered.freeze()), frame]);
+                    return Response::from_parts(
+                        parts,
+                        Prefixed { frames, rest: body }.boxed_unsync(),
+                    );
+                }
+            },
+            Some(Err(e)) => {
+                eprintln!("component {component}: response body failed: {e}");
+                return json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    r#"{"msg":"Internal Server Error"}"#,
+                );
+            }
+        }
+    }
+}
+
+/// Frames already read, then the rest of the body.
+struct Prefixed {
+    frames: VecDeque<Frame<Bytes>>,
+    rest: HyperOutgoingBody,
+}
+
+impl hyper::body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(frame) = self.frames.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
     }
 }
 
@@ -272,29 +369,73 @@ impl SpinHeaders<'_> {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    Ok(())
 }
 
-pub async fn serve(app: App, listener: TcpListener, limits: Limits) -> anyhow::Result<()> {
+/// Serves on `workers` threads, each with its own single-threaded runtime accepting
+/// from the same listening socket: a request never changes thread, so no wake-up
+/// crosses cores. Returns once `shutdown` turns true and in-flight requests are done.
+pub fn serve(
+    app: App,
+    listener: std::net::TcpListener,
+    limits: Limits,
+    workers: usize,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let listen = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
     let server = Arc::new(Server {
         app,
         limits,
         listen,
         instances: Arc::new(Semaphore::new(MAX_INSTANCES as usize - 8)),
     });
+    let mut threads = Vec::new();
+    for i in 0..workers.max(1) {
+        let listener = listener.try_clone()?;
+        let server = server.clone();
+        let shutdown = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(listener)?;
+                    accept_loop(server, listener, shutdown).await;
+                    Ok(())
+                })
+            })?;
+        threads.push(thread);
+    }
+    drop(listener);
+    for thread in threads {
+        match thread.join() {
+            Ok(result) => result?,
+            Err(_) => anyhow::bail!("a worker thread panicked"),
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let header_timeout = server.limits.header_timeout;
     let max_header_bytes = server.limits.max_header_bytes;
     let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -322,14 +463,12 @@ pub async fn serve(app: App, listener: TcpListener, limits: Limits) -> anyhow::R
                     let _ = conn.await;
                 });
             }
-            _ = &mut shutdown => break,
+            _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
     drop(listener);
-    eprintln!("shutting down: finishing in-flight requests");
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(10)) => eprintln!("shutdown: gave up waiting"),
     }
-    Ok(())
 }
