@@ -1,7 +1,7 @@
 //! `fermyon:spin/key-value@2.0.0`.
 
 use crate::bindings::fermyon::spin::key_value::{self, Error};
-use crate::state::{RequestState, StoreAccess, MAX_OPEN_STORES};
+use crate::state::{OpenError, RequestState};
 use crate::store::{Backend, StoreError};
 use wasmtime::component::Resource;
 
@@ -24,16 +24,11 @@ impl key_value::Host for RequestState {}
 
 impl key_value::HostStore for RequestState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvStore>, Error>> {
-        if self.open_stores >= MAX_OPEN_STORES {
-            return Ok(Err(Error::StoreTableFull));
-        }
-        Ok(match self.component.open_store(&label) {
-            StoreAccess::Granted(backend) => {
-                self.open_stores += 1;
-                Ok(self.table.push(KvStore { backend })?)
-            }
-            StoreAccess::AccessDenied => Err(Error::AccessDenied),
-            StoreAccess::NoSuchStore => Err(Error::NoSuchStore),
+        Ok(match self.open_store(&label) {
+            Ok(backend) => Ok(self.table.push(KvStore { backend })?),
+            Err(OpenError::TableFull) => Err(Error::StoreTableFull),
+            Err(OpenError::AccessDenied) => Err(Error::AccessDenied),
+            Err(OpenError::NoSuchStore) => Err(Error::NoSuchStore),
         })
     }
 
@@ -79,7 +74,7 @@ impl key_value::HostStore for RequestState {
 
     async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
+        self.close_store();
         Ok(())
     }
 }

@@ -24,20 +24,11 @@ pub struct ComponentConfig {
     pub environment: Vec<(String, String)>,
 }
 
-pub enum StoreAccess {
-    Granted(Backend),
+/// Why a guest could not open a store (each interface spells it its own way).
+pub enum OpenError {
+    TableFull,
     NoSuchStore,
     AccessDenied,
-}
-
-impl ComponentConfig {
-    pub fn open_store(&self, label: &str) -> StoreAccess {
-        match self.stores.get(label) {
-            Some(backend) => StoreAccess::Granted(backend.clone()),
-            None if self.known_stores.contains(label) => StoreAccess::AccessDenied,
-            None => StoreAccess::NoSuchStore,
-        }
-    }
 }
 
 pub struct RequestState {
@@ -64,6 +55,27 @@ impl RequestState {
             component,
             open_stores: 0,
         }
+    }
+}
+
+impl RequestState {
+    /// Opens a store this component may use, counting it against `MAX_OPEN_STORES`.
+    pub fn open_store(&mut self, label: &str) -> Result<Backend, OpenError> {
+        if self.open_stores >= MAX_OPEN_STORES {
+            return Err(OpenError::TableFull);
+        }
+        match self.component.stores.get(label) {
+            Some(backend) => {
+                self.open_stores += 1;
+                Ok(backend.clone())
+            }
+            None if self.component.known_stores.contains(label) => Err(OpenError::AccessDenied),
+            None => Err(OpenError::NoSuchStore),
+        }
+    }
+
+    pub fn close_store(&mut self) {
+        self.open_stores = self.open_stores.saturating_sub(1);
     }
 }
 

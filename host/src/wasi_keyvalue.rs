@@ -2,7 +2,7 @@
 
 use crate::bindings::wasi::keyvalue::atomics::{self, CasError};
 use crate::bindings::wasi::keyvalue::store::{self, Error, KeyResponse};
-use crate::state::{RequestState, StoreAccess, MAX_OPEN_STORES};
+use crate::state::{OpenError, RequestState};
 use crate::store::{Backend, StoreError};
 use wasmtime::component::Resource;
 
@@ -33,16 +33,11 @@ impl store::Host for RequestState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<Bucket>, Error>> {
-        if self.open_stores >= MAX_OPEN_STORES {
-            return Ok(Err(Error::Other("too many open stores".into())));
-        }
-        Ok(match self.component.open_store(&identifier) {
-            StoreAccess::Granted(backend) => {
-                self.open_stores += 1;
-                Ok(self.table.push(Bucket { backend })?)
-            }
-            StoreAccess::AccessDenied => Err(Error::AccessDenied),
-            StoreAccess::NoSuchStore => Err(Error::NoSuchStore),
+        Ok(match self.open_store(&identifier) {
+            Ok(backend) => Ok(self.table.push(Bucket { backend })?),
+            Err(OpenError::TableFull) => Err(Error::Other("too many open stores".into())),
+            Err(OpenError::AccessDenied) => Err(Error::AccessDenied),
+            Err(OpenError::NoSuchStore) => Err(Error::NoSuchStore),
         })
     }
 }
@@ -97,7 +92,7 @@ impl store::HostBucket for RequestState {
 
     async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
-        self.open_stores = self.open_stores.saturating_sub(1);
+        self.close_store();
         Ok(())
     }
 }

@@ -175,3 +175,18 @@ fn spin_toml_declares_the_documented_variables() {
     );
     assert_eq!(vars["search_burst_global"]["default"].as_str(), Some("400"));
 }
+
+/// The shipped runtime-config examples parse and name the default store.
+#[test]
+fn runtime_config_examples_are_valid() {
+    for (file, kind) in [("sqlite.toml", "spin"), ("redis.toml", "redis")] {
+        let path = root().join("deploy/runtime-config").join(file);
+        let text = std::fs::read_to_string(&path).expect("runtime config example");
+        let value: toml::Value = toml::from_str(&text).expect("valid TOML");
+        assert_eq!(
+            value["key_value_store"]["default"]["type"].as_str(),
+            Some(kind),
+            "{file}"
+        );
+    }
+}

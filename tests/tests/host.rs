@@ -37,6 +37,15 @@ fn sqlite_config(dir: &TempDir) -> PathBuf {
 }
 
 fn host(s: &Setup, runtime_config: Option<PathBuf>, env: &[(&str, &str)]) -> Host {
+    host_with(s, runtime_config, env, &[])
+}
+
+fn host_with(
+    s: &Setup,
+    runtime_config: Option<PathBuf>,
+    env: &[(&str, &str)],
+    extra_args: &[&str],
+) -> Host {
     let mut env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -48,7 +57,11 @@ fn host(s: &Setup, runtime_config: Option<PathBuf>, env: &[(&str, &str)]) -> Hos
         manifest: s.manifest.clone(),
         runtime_config,
         env,
-        args: vec!["--request-timeout-ms".into(), "1500".into()],
+        args: ["--request-timeout-ms", "1500"]
+            .iter()
+            .chain(extra_args)
+            .map(|a| a.to_string())
+            .collect(),
         port: None,
     })
 }
@@ -202,7 +215,9 @@ fn variables_defaults_templates_and_env_overrides() {
 fn outbound_allow_list_and_connection_pooling() {
     let s = setup();
     let other = Upstream::start("other");
-    let h = host(&s, None, &[]);
+    // One worker thread: with several, a connection handed back to the pool by one
+    // worker may not be idle yet when the next request lands on another.
+    let h = host_with(&s, None, &[], &["--workers", "1"]);
     let url = format!("http://127.0.0.1:{}/ping", s.upstream.port);
     for _ in 0..20 {
         let seen = get_json(&h, &format!("/p/fetch?url={url}"));
