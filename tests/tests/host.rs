@@ -316,6 +316,15 @@ fn key_value_semantics_on_sqlite() {
     let s = setup();
     let h = host(&s, Some(sqlite_config(&s.dir)), &[]);
     kv_conformance(&h);
+    // Counters are 8-byte little-endian integers, as Spin's SQLite backend keeps them.
+    assert_eq!(
+        get_json(&h, "/p/atomic?op=incr&key=enc&delta=261"),
+        json!({"value": 261})
+    );
+    assert_eq!(
+        get_json(&h, "/p/kv?op=raw&key=enc"),
+        json!({"hex": "0501000000000000"})
+    );
 }
 
 #[test]
@@ -325,6 +334,15 @@ fn key_value_semantics_on_redis() {
     let rc = s.dir.write("redis.toml", &redis.runtime_config());
     let h = host(&s, Some(rc), &[]);
     kv_conformance(&h);
+    // Counters are Redis integers (INCRBY), stored as their decimal text.
+    assert_eq!(
+        get_json(&h, "/p/atomic?op=incr&key=enc&delta=261"),
+        json!({"value": 261})
+    );
+    assert_eq!(
+        get_json(&h, "/p/kv?op=raw&key=enc"),
+        json!({"hex": "323631"})
+    );
 }
 
 /// 2 host processes × 50 concurrent increments of one key: exactly 100.
@@ -510,10 +528,77 @@ fn start_up_errors_exit_with_one_clear_line() {
 }
 
 #[test]
-fn sigterm_shuts_down_gracefully() {
+fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     let s = setup();
     let mut h = host(&s, None, &[]);
     assert_eq!(h.get("/p/var?name=who").status, 200);
+    let addr = h.addr;
+    let slow = std::thread::spawn(move || request(addr, "GET", "/p/wasi?sleep_ms=700", &[], b""));
+    std::thread::sleep(Duration::from_millis(250));
     let status = h.terminate();
     assert!(status.success(), "{status}");
+    let reply = slow.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.json()["slept_ms"].as_u64().unwrap() >= 700);
+    // Nothing listens any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn wasi_clocks_random_and_standard_streams() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    let first = get_json(&h, "/p/wasi?marker=m-4821&sleep_ms=30");
+    let second = get_json(&h, "/p/wasi");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let seen = first["unix_seconds"].as_u64().unwrap();
+    assert!(seen.abs_diff(now) <= 5, "wall clock {seen} vs {now}");
+    assert!(first["slept_ms"].as_u64().unwrap() >= 30);
+    assert_ne!(first["random"], second["random"]);
+    assert_ne!(first["random"], json!("0"));
+    let log = h.log_text();
+    assert!(log.contains("probe stdout m-4821"), "{log}");
+    assert!(log.contains("probe stderr m-4821"), "{log}");
+}
+
+#[test]
+fn redis_outage_is_an_error_the_guest_sees_and_recovery_needs_no_restart() {
+    let s = setup();
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let rc = s.dir.write("redis.toml", &redis.runtime_config());
+    let h = host(&s, Some(rc), &[]);
+    assert_eq!(
+        get_json(&h, "/p/kv?op=set&key=k&value=v"),
+        json!({"ok": true})
+    );
+    redis.stop();
+    let started = Instant::now();
+    let down = get_json(&h, "/p/kv?op=get&key=k");
+    let error = down["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.starts_with("other: redis"), "{down}");
+    let down = get_json(&h, "/p/atomic?op=incr&key=n");
+    assert!(down["error"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("other: redis"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "errors come quickly"
+    );
+    let _redis = Redis::start_on(port);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = get_json(&h, "/p/kv?op=set&key=k&value=back");
+        if reply == json!({"ok": true}) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {reply}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get_json(&h, "/p/kv?op=get&key=k"), json!({"value": "back"}));
+    assert_eq!(get_json(&h, "/p/atomic?op=incr&key=n"), json!({"value": 1}));
 }

@@ -56,6 +56,12 @@ fn kv(query: &str) -> Response {
             Some(bytes) => json!({ "value": String::from_utf8_lossy(&bytes) }),
             None => json!({ "value": null }),
         }),
+        // The stored bytes, to check how a backend encodes counters.
+        "raw" => store.get(key).map(|v| {
+            let hex: Option<String> =
+                v.map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect());
+            json!({ "hex": hex })
+        }),
         "set" => store
             .set(key, value.as_bytes())
             .map(|()| json!({ "ok": true })),
@@ -150,6 +156,31 @@ async fn fetch(query: &str) -> Response {
     }
 }
 
+/// `/probe/wasi?marker=...`: clocks, random and standard streams.
+fn wasi_basics(query: &str) -> Response {
+    let marker = param(query, "marker").unwrap_or("");
+    println!("probe stdout {marker}");
+    eprintln!("probe stderr {marker}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let started = std::time::Instant::now();
+    let millis = param(query, "sleep_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    let random = getrandom::u64().unwrap_or(0);
+    reply(
+        200,
+        json!({
+            "unix_seconds": now,
+            "slept_ms": started.elapsed().as_millis() as u64,
+            "random": random.to_string(),
+        }),
+    )
+}
+
 fn headers(req: &Request) -> Response {
     let mut seen = serde_json::Map::new();
     for (name, value) in req.headers() {
@@ -175,6 +206,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "kv" => kv(&query),
         "atomic" => atomic(&query),
         "var" => variable(&query),
+        "wasi" => wasi_basics(&query),
         "fetch" => fetch(&query).await,
         "trap" => panic!("probe asked to trap"),
         "spin" => loop {
