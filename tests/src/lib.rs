@@ -3,7 +3,7 @@
 //! HTTP/1.1 client, and a keep-alive upstream stub.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -380,71 +380,235 @@ pub fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
     })
 }
 
-/// A keep-alive HTTP/1.1 upstream answering every request with a fixed body;
-/// counts connections and requests so tests can see pooling.
-pub struct Upstream {
-    pub port: u16,
-    pub connections: Arc<AtomicUsize>,
-    pub requests: Arc<AtomicUsize>,
+/// One request an upstream stub received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub method: String,
+    /// The path without the query string.
+    pub path: String,
+    /// The raw query string (empty when none).
+    pub query: String,
+    pub body: Vec<u8>,
 }
 
-impl Upstream {
-    pub fn start(body: &'static str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-        let port = listener.local_addr().expect("addr").port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let (c, r) = (connections.clone(), requests.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
-                std::thread::spawn(move || serve_upstream(stream, body, &r));
-            }
-        });
-        Upstream {
-            port,
-            connections,
-            requests,
+impl Recorded {
+    /// The body as JSON, `None` when empty.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        if self.body.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice(&self.body).expect("a JSON request body"))
         }
     }
 }
 
-fn serve_upstream(stream: TcpStream, body: &str, requests: &AtomicUsize) {
+/// What a stub answers: status, content type, extra headers, body.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+type Answer = dyn Fn(&Recorded) -> Canned + Send + Sync;
+
+/// A keep-alive HTTP/1.1 stub on a free loopback port: records every request,
+/// counts connections, and answers through a closure (optionally after a delay).
+pub struct StubServer {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<AtomicUsize>,
+    recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    delay_ms: Arc<AtomicUsize>,
+}
+
+impl StubServer {
+    pub fn start(answer: impl Fn(&Recorded) -> Canned + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stub");
+        let port = listener.local_addr().expect("addr").port();
+        let stub = StubServer {
+            port,
+            connections: Arc::new(AtomicUsize::new(0)),
+            requests: Arc::new(AtomicUsize::new(0)),
+            recorded: Arc::new(std::sync::Mutex::new(Vec::new())),
+            delay_ms: Arc::new(AtomicUsize::new(0)),
+        };
+        let answer: Arc<Answer> = Arc::new(answer);
+        let (connections, requests, recorded, delay) = (
+            stub.connections.clone(),
+            stub.requests.clone(),
+            stub.recorded.clone(),
+            stub.delay_ms.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                connections.fetch_add(1, Ordering::SeqCst);
+                let (answer, requests, recorded, delay) = (
+                    answer.clone(),
+                    requests.clone(),
+                    recorded.clone(),
+                    delay.clone(),
+                );
+                std::thread::spawn(move || {
+                    serve_stub(stream, &*answer, &requests, &recorded, &delay)
+                });
+            }
+        });
+        stub
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far, in order.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.recorded.lock().expect("stub lock").clone()
+    }
+
+    /// Delays every following answer (a slow upstream).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as usize, Ordering::SeqCst);
+    }
+}
+
+/// Reads one request head and body; `None` when the peer closed the connection.
+fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).ok()? == 0 {
+            return None;
+        }
+        let h = header.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target, String::new()),
+    };
+    Some(Recorded {
+        method,
+        path,
+        query,
+        body,
+    })
+}
+
+fn serve_stub(
+    stream: TcpStream,
+    answer: &Answer,
+    requests: &AtomicUsize,
+    recorded: &std::sync::Mutex<Vec<Recorded>>,
+    delay_ms: &AtomicUsize,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        let mut length = 0usize;
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = header.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut sink = vec![0; length];
-        if reader.read_exact(&mut sink).is_err() {
-            return;
-        }
+    while let Some(request) = read_request(&mut reader) {
         requests.fetch_add(1, Ordering::SeqCst);
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
+        let canned = answer(&request);
+        recorded.lock().expect("stub lock").push(request);
+        let delay = delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay as u64));
+        }
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            canned.status,
+            canned.content_type,
+            canned.body.len()
         );
-        if writer.write_all(reply.as_bytes()).is_err() {
+        for (k, v) in &canned.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&canned.body).is_err() {
             return;
         }
+    }
+}
+
+/// A plain upstream answering every request with the same text.
+pub struct Upstream {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<AtomicUsize>,
+    _stub: StubServer,
+}
+
+impl Upstream {
+    pub fn start(body: &'static str) -> Self {
+        let stub = StubServer::start(move |_| Canned {
+            status: 200,
+            content_type: "text/plain",
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        });
+        Upstream {
+            port: stub.port,
+            connections: stub.connections.clone(),
+            requests: stub.requests.clone(),
+            _stub: stub,
+        }
+    }
+}
+
+/// A recording Elasticsearch stand-in: answers scripted `(status, JSON)` pairs in
+/// order (as a golden's `es_fixture`), then a fallback, always with the
+/// `x-elastic-product: Elasticsearch` header a real cluster sends.
+pub struct EsStub {
+    pub server: StubServer,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, serde_json::Value)>>>,
+}
+
+impl EsStub {
+    pub fn start() -> Self {
+        let script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, serde_json::Value)>>> =
+            Arc::default();
+        let next = script.clone();
+        let server = StubServer::start(move |_| {
+            let (status, body) = next.lock().expect("script lock").pop_front().unwrap_or((
+                503,
+                serde_json::json!({"error": {"type": "stub_exhausted", "reason": "no scripted answer left"}, "status": 503}),
+            ));
+            Canned {
+                status,
+                content_type: "application/json",
+                headers: vec![("x-elastic-product".into(), "Elasticsearch".into())],
+                body: body.to_string().into_bytes(),
+            }
+        });
+        EsStub { server, script }
+    }
+
+    /// Queues answers for the next requests, in order.
+    pub fn script(&self, answers: impl IntoIterator<Item = (u16, serde_json::Value)>) {
+        self.script.lock().expect("script lock").extend(answers);
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.server.recorded()
     }
 }
