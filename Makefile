@@ -33,7 +33,7 @@ build-host:
 # A development token secret is generated under .spin/ unless one is given.
 up: build
 	@mkdir -p .spin
-	@test -s .spin/token_secret || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .spin/token_secret
+	@test -s .spin/token_secret || { umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .spin/token_secret; }
 	SPIN_VARIABLE_TOKEN_SECRET="$${SPIN_VARIABLE_TOKEN_SECRET:-$$(cat .spin/token_secret)}" \
 	  exec $(HOST_BIN) up --manifest spin.toml --listen $(LISTEN) \
 	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))

@@ -416,6 +416,8 @@ fn default_store_is_a_sqlite_file_beside_the_manifest() {
         json!({"ok": true})
     );
     assert!(s.dir.path().join(".spin/sqlite_key_value.db").is_file());
+    // Write-ahead logging: the WAL file sits beside the database while it is open.
+    assert!(s.dir.path().join(".spin/sqlite_key_value.db-wal").is_file());
 }
 
 #[test]
