@@ -128,10 +128,7 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
-            return json(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                r#"{"msg":"Payload Too Large"}"#,
-            );
+            return json(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
         }
         let collected = tokio::time::timeout(
             self.limits.body_timeout,
@@ -141,12 +138,9 @@ impl Server {
         let body = match collected {
             Ok(Ok(body)) => body.to_bytes(),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return json(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    r#"{"msg":"Payload Too Large"}"#,
-                )
+                return json(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
             }
-            Ok(Err(_)) => return json(StatusCode::BAD_REQUEST, r#"{"msg":"Bad Request"}"#),
+            Ok(Err(_)) => return json(StatusCode::BAD_REQUEST, BAD_REQUEST),
             Err(_) => return json(StatusCode::REQUEST_TIMEOUT, r#"{"msg":"Request Timeout"}"#),
         };
 
@@ -164,7 +158,7 @@ impl Server {
             .to_owned();
         let full_url = format!("http://{authority}{path_and_query}");
         let Ok(uri) = full_url.parse::<Uri>() else {
-            return json(StatusCode::BAD_REQUEST, r#"{"msg":"Bad Request"}"#);
+            return json(StatusCode::BAD_REQUEST, BAD_REQUEST);
         };
         parts.uri = uri;
         spin.apply(&mut parts.headers, &full_url);
@@ -199,7 +193,7 @@ impl Server {
                     loaded.config.id,
                     one_line(&e)
                 );
-                return json(StatusCode::BAD_REQUEST, r#"{"msg":"Bad Request"}"#);
+                return json(StatusCode::BAD_REQUEST, BAD_REQUEST);
             }
         };
         let pre = loaded.pre.clone();
@@ -258,7 +252,10 @@ impl Server {
     }
 }
 
+// The host's own answers, JSON like the components' (one place for their wording).
 const INTERNAL_ERROR: &str = r#"{"msg":"Internal Server Error"}"#;
+const BAD_REQUEST: &str = r#"{"msg":"Bad Request"}"#;
+const TOO_LARGE: &str = r#"{"msg":"Payload Too Large"}"#;
 
 /// Responses up to this size are sent in one piece with a Content-Length.
 const BUFFERED_BODY_BYTES: usize = 4 << 20;
@@ -303,10 +300,7 @@ async fn buffer_small_body(
             },
             Some(Err(e)) => {
                 eprintln!("component {component}: response body failed: {e}");
-                return json(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    r#"{"msg":"Internal Server Error"}"#,
-                );
+                return json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR);
             }
         }
     }
