@@ -8,6 +8,8 @@ pub const PREFIX: &str = "/deces/api/v1";
 pub struct JsonReply {
     pub status: u16,
     pub body: String,
+    /// Headers beyond the JSON content type (`Retry-After`, CORS, ...).
+    pub headers: Vec<(String, String)>,
 }
 
 impl JsonReply {
@@ -15,8 +17,34 @@ impl JsonReply {
         JsonReply {
             status,
             body: body.to_string(),
+            headers: Vec::new(),
         }
     }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `405` for a method a route does not serve.
+pub fn method_not_allowed() -> JsonReply {
+    JsonReply::new(
+        405,
+        serde_json::json!({ "msg": "error - method not allowed" }),
+    )
+}
+
+/// `413` for a body above the limit.
+pub fn payload_too_large() -> JsonReply {
+    JsonReply::new(413, serde_json::json!({ "msg": "Payload Too Large" }))
 }
 
 /// `GET /healthcheck`.

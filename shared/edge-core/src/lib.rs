@@ -1,3 +1,8 @@
 //! The logic the components share: plain Rust, tested natively.
 
 pub mod api;
+pub mod cors;
+pub mod search;
+pub mod token;
+pub mod upstream;
+pub mod version;

@@ -1,0 +1,120 @@
+//! GET and POST /search and GET /id/{id}: request model, Elasticsearch query, response.
+
+pub mod dates;
+pub mod error;
+pub mod fields;
+pub mod person;
+pub mod query;
+pub mod request;
+
+use crate::api::JsonReply;
+use error::SearchError;
+use fields::Param;
+use request::SearchRequest;
+use serde_json::{Map, Value};
+
+pub use query::{id_call, search_call, EsCall};
+pub use request::{decode_query, from_body, from_query};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// GET /search from its raw query string.
+pub fn parse_get(raw_query: &str) -> Result<SearchRequest, SearchError> {
+    from_query(&decode_query(raw_query)?)
+}
+
+/// `/id/{id}`: ids are 12 characters of `[A-Za-z0-9_-]` (**FIX**: others never reach ES).
+pub fn check_id(id: &str) -> Result<(), SearchError> {
+    let ok = id.len() == 12
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    ok.then_some(()).ok_or(SearchError::InvalidId)
+}
+
+/// The API answer for an Elasticsearch search answer; `None` when that answer is not the
+/// shape Elasticsearch gives (treated as an upstream failure).
+pub fn search_reply(req: &SearchRequest, es: &Value) -> Option<JsonReply> {
+    let hits = es.get("hits")?;
+    let total = match &hits["total"] {
+        Value::Number(n) => Value::Number(n.clone()),
+        t => t.get("value")?.clone(),
+    };
+    let persons: Vec<Value> = hits
+        .get("hits")?
+        .as_array()?
+        .iter()
+        .map(person::person)
+        .collect();
+    let mut response = Map::new();
+    response.insert("total".into(), total);
+    response.insert("maxScoreES".into(), hits["max_score"].clone());
+    response.insert("size".into(), req.size.into());
+    response.insert("page".into(), req.page.into());
+    response.insert("delay".into(), es.get("took").cloned().unwrap_or(0.into()));
+    response.insert("persons".into(), Value::Array(persons));
+    if let Some(id) = es.get("_scroll_id").filter(|v| v.is_string()) {
+        response.insert("scrollId".into(), id.clone());
+    }
+    let mut body = Map::new();
+    body.insert("request".into(), echo(req));
+    body.insert("response".into(), Value::Object(response));
+    Some(JsonReply::new(200, Value::Object(body)))
+}
+
+/// The request as the original echoed it: `sort` always, the fields set, `q` as
+/// `fullText`, `lastSeenAliveDate` already turned into a `deathDate` limit.
+fn echo(req: &SearchRequest) -> Value {
+    let mut out = Map::new();
+    out.insert("sort".into(), req.sort_given.clone());
+    let mut fuzzy = req.fuzzy_given.clone();
+    for (p, v) in &req.values {
+        if *p != Param::Source {
+            if let Some(f) = fuzzy.take() {
+                out.insert("fuzzy".into(), f);
+            }
+        }
+        let name = if *p == Param::Q { "fullText" } else { p.name() };
+        out.insert(name.into(), v.clone());
+    }
+    if let Some(f) = fuzzy {
+        out.insert("fuzzy".into(), f);
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("pQet0sYyrNsf").is_ok());
+        assert!(check_id("Eu8-Fb2RF8HU").is_ok());
+        for bad in ["", "short", "../../etc/pa", "pQet0sYyrNsf0", "pQet0sYyrNs%"] {
+            assert_eq!(check_id(bad), Err(SearchError::InvalidId), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reply_shape() {
+        let req = parse_get("q=Dupont&source=2020-m01&fuzzy=false").unwrap();
+        let es = json!({"took": 7, "_scroll_id": "abc", "hits": {"total": {"value": 1},
+            "max_score": 2.5, "hits": [{"_score": 2.5, "_source": {"UID": "x"}}]}});
+        let body: Value = serde_json::from_str(&search_reply(&req, &es).unwrap().body).unwrap();
+        assert_eq!(
+            body["request"],
+            json!({"sort": [{"score": "desc"}], "source": "2020-m01", "fuzzy": "false",
+                   "fullText": "Dupont"})
+        );
+        let keys: Vec<&String> = body["request"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["sort", "source", "fuzzy", "fullText"]);
+        assert_eq!(body["response"]["total"], 1);
+        assert_eq!(body["response"]["delay"], 7);
+        assert_eq!(body["response"]["scrollId"], "abc");
+        assert_eq!(body["response"]["persons"][0]["id"], "x");
+        assert!(search_reply(&req, &json!({"error": "x"})).is_none());
+    }
+}

@@ -1,0 +1,413 @@
+//! The Elasticsearch request for a search: the same body the original built for the same
+//! input (the goldens hold them), with the legal-name fix.
+
+use super::dates::DateQuery;
+use super::fields::{sort_field, Kind, Param, SOURCE_FIELDS};
+use super::request::{age_range, as_text, geo_point, SearchRequest};
+use serde_json::{json, Value};
+use unicode_normalization::UnicodeNormalization;
+
+/// One call to Elasticsearch: method, path below the base URL, query string and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EsCall {
+    pub method: &'static str,
+    pub path: String,
+    pub query: Option<String>,
+    pub body: Option<Value>,
+}
+
+/// The call a search makes.
+pub fn search_call(index: &str, req: &SearchRequest) -> EsCall {
+    if let (Some(scroll), Some(id)) = (&req.scroll, &req.scroll_id) {
+        return EsCall {
+            method: "POST",
+            path: "/_search/scroll".into(),
+            query: None,
+            body: Some(json!({ "scroll_id": id, "scroll": scroll })),
+        };
+    }
+    let full_text = req.text(Param::Q);
+    let query = match &full_text {
+        Some(q) => simple_match(q),
+        None => json!({ "function_score": { "query": { "bool": { "must": clauses(req) } } } }),
+    };
+    EsCall {
+        method: "POST",
+        path: format!("/{index}/_search"),
+        query: req.scroll.as_ref().map(|s| format!("scroll={s}")),
+        body: Some(body(req, full_text.is_some(), query)),
+    }
+}
+
+/// The call `/id/{id}` makes.
+pub fn id_call(index: &str, id: &str) -> EsCall {
+    let req = SearchRequest::by_id();
+    let query = json!({ "bool": { "must": [ { "match": { "UID": id } } ] } });
+    EsCall {
+        method: "POST",
+        path: format!("/{index}/_search"),
+        query: None,
+        body: Some(body(&req, false, query)),
+    }
+}
+
+fn body(req: &SearchRequest, full_text: bool, query: Value) -> Value {
+    let sort: Vec<Value> = req
+        .sort
+        .iter()
+        .map(|(key, order)| json!({ sort_field(key).unwrap_or("_score"): order }))
+        .collect();
+    json!({
+        "min_score": if full_text { 5 } else { 0 },
+        "track_total_hits": true,
+        "_source": SOURCE_FIELDS,
+        "query": { "bool": { "must": [query] } },
+        "sort": sort,
+        "size": req.size,
+        "from": (req.page - 1) * req.size,
+    })
+}
+
+/// One clause per structured field present, in the original's field order.
+fn clauses(req: &SearchRequest) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut names_done = false;
+    for (p, v) in &req.values {
+        let clause = match (p, p.kind()) {
+            (Param::FirstName | Param::LastName | Param::LegalName, _) => {
+                if names_done {
+                    continue;
+                }
+                names_done = true;
+                names(req)
+            }
+            (Param::Sex, _) => {
+                let sex = if as_text(v) == "H" {
+                    "M".into()
+                } else {
+                    as_text(v)
+                };
+                json!({ "match": { "SEXE": sex } })
+            }
+            (Param::DeathAge, _) => {
+                let text = as_text(v);
+                match age_range(&text) {
+                    Some((a, b)) => {
+                        let (a, b): (u32, u32) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
+                        json!({ "range": { "AGE_DECES": { "gte": a.min(b), "lte": a.max(b) } } })
+                    }
+                    None => json!({ "match": { "AGE_DECES": v } }),
+                }
+            }
+            (_, Kind::Code(field)) => json!({ "match": { field: v } }),
+            (_, Kind::FuzzyText(field)) => fuzzy_term(field, &as_text(v), req.fuzzy),
+            (_, Kind::Date(field)) => match req.date(*p) {
+                Some(d) => date(field, d, req.fuzzy),
+                None => continue,
+            },
+            (_, Kind::GeoPoint(field)) => match geo_point(v) {
+                Some(g) => {
+                    let distance = if distance_ok(&g.distance) {
+                        g.distance
+                    } else {
+                        "1km".into()
+                    };
+                    json!({ "bool": {
+                        "must": { "match_all": {} },
+                        "filter": { "geo_distance": {
+                            "distance": distance,
+                            field: { "lat": g.latitude, "lon": g.longitude },
+                        } },
+                    } })
+                }
+                None => continue,
+            },
+            _ => continue,
+        };
+        out.push(clause);
+    }
+    out
+}
+
+/// A field matched fuzzily with an exact boost, or exactly on its `.raw` form.
+fn fuzzy_term(field: &str, value: &str, fuzzy: bool) -> Value {
+    let raw = format!("{field}.raw");
+    if fuzzy {
+        json!({ "bool": {
+            "must": [ { "match": { field: { "query": value, "fuzziness": "auto" } } } ],
+            "should": [ { "match": { raw: value } } ],
+        } })
+    } else {
+        json!({ "match": { raw: value } })
+    }
+}
+
+fn first_name(value: &str, fuzzy: bool) -> Value {
+    if fuzzy {
+        json!({ "bool": {
+            "must": [ { "match": { "PRENOMS": { "query": value, "fuzziness": "auto" } } } ],
+            "should": [
+                { "match": { "PRENOM": { "query": value, "boost": 4 } } },
+                { "match": { "PRENOM": { "query": value, "fuzziness": "auto", "boost": 2 } } },
+                { "match": { "PRENOMS": value } },
+            ],
+        } })
+    } else {
+        json!({ "match": { "PRENOM": value } })
+    }
+}
+
+/// First, last and legal names. The legal name is one more last name; alone it is searched
+/// as the last name (**FIX**: the original matched everything).
+fn names(req: &SearchRequest) -> Value {
+    let first = req.text(Param::FirstName);
+    let mut lasts: Vec<String> = [Param::LastName, Param::LegalName]
+        .iter()
+        .filter_map(|p| req.text(*p))
+        .collect();
+    let last = (!lasts.is_empty()).then(|| lasts.remove(0));
+    let both = first.is_some() && last.is_some();
+    let min_should = if both { 2 } else { 1 };
+    if !req.fuzzy {
+        let mut should = Vec::new();
+        if let Some(f) = &first {
+            should.push(json!({ "match": { "PRENOM": f } }));
+        }
+        for l in last.iter().chain(lasts.iter()) {
+            should.push(json!({ "match": { "NOM": l } }));
+        }
+        return json!({ "bool": { "minimum_should_match": min_should, "should": should } });
+    }
+    let mut direct = Vec::new();
+    if let Some(f) = &first {
+        direct.push(first_name(f, true));
+    }
+    for l in last.iter().chain(lasts.iter()) {
+        direct.push(fuzzy_term("NOM", l, true));
+    }
+    let mut should = vec![json!({ "bool": {
+        "should": direct, "minimum_should_match": min_should, "boost": 2,
+    } })];
+    if let (Some(f), Some(l)) = (&first, &last) {
+        should.push(json!({ "bool": {
+            "should": [ first_name(l, true), fuzzy_term("NOM", f, true) ],
+            "minimum_should_match": min_should,
+            "boost": 0.5,
+        } }));
+    }
+    json!({ "bool": { "minimum_should_match": 1, "should": should } })
+}
+
+fn date(field: &str, d: DateQuery, fuzzy: bool) -> Value {
+    match d {
+        DateQuery::Prefix(p) => json!({ "prefix": { field: p } }),
+        DateQuery::Exact(e) => fuzzy_term(field, &e, fuzzy),
+        DateQuery::Range { gte, lte } => {
+            let mut bounds = serde_json::Map::new();
+            if let Some(g) = gte {
+                bounds.insert("gte".into(), Value::String(g));
+            }
+            if let Some(l) = lte {
+                bounds.insert("lte".into(), Value::String(l));
+            }
+            json!({ "range": { field: bounds } })
+        }
+    }
+}
+
+/// A distance Elasticsearch understands: a positive number and a unit at the end.
+fn distance_ok(d: &str) -> bool {
+    const UNITS: [&str; 17] = [
+        "mi",
+        "miles",
+        "yd",
+        "yards",
+        "ft",
+        "feet",
+        "in",
+        "inch",
+        "km",
+        "kilometers",
+        "m",
+        "meters",
+        "cm",
+        "centimeters",
+        "mm",
+        "millimeters",
+        "NM",
+    ];
+    UNITS.iter().any(|unit| {
+        d.strip_suffix(unit).is_some_and(|rest| {
+            let rest = rest.trim_end();
+            let digits = rest.bytes().rev().take_while(u8::is_ascii_digit).count();
+            // `[1-9]\d*` right before the unit: the digit run holds a non-zero digit.
+            rest[rest.len() - digits..].bytes().any(|b| b != b'0')
+        })
+    })
+}
+
+/// Full-text `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
+fn simple_match(q: &str) -> Value {
+    let folded: String = q
+        .nfkd()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .collect();
+    let tokens: Vec<&str> = folded.split_whitespace().collect();
+    let date = tokens.iter().find_map(|t| {
+        let b = t.as_bytes();
+        (b.len() == 10
+            && b[2] == b'/'
+            && b[5] == b'/'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit()))
+        .then(|| format!("{}{}{}", &t[6..], &t[3..5], &t[..2]))
+    });
+    let names: Vec<&str> = tokens
+        .iter()
+        .copied()
+        .filter(|t| t.bytes().any(|b| b.is_ascii_alphabetic()))
+        .filter(|t| {
+            !["el", "d", "le", "de", "la", "los"]
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(t))
+        })
+        .collect();
+    let names_query = (!names.is_empty()).then(|| {
+        let joined = names.join(" ");
+        let mut must = vec![json!({ "match": { "PRENOMS_NOM": { "query": joined, "fuzziness": "auto" } } })];
+        if let [a, b] = names.as_slice() {
+            let order = |last: &str, first: &str| {
+                json!({ "bool": { "must": [
+                    { "bool": {
+                        "must": [ { "match": { "NOM": { "query": last, "fuzziness": "auto" } } } ],
+                        "should": [ { "match": { "NOM": last } } ],
+                    } },
+                    { "bool": {
+                        "must": [ { "match": { "PRENOMS": { "query": first, "fuzziness": "auto" } } } ],
+                        "should": [
+                            { "match": { "PRENOM": { "query": first, "fuzziness": "auto" } } },
+                            { "match": { "PRENOM": first } },
+                        ],
+                    } },
+                ] } })
+            };
+            must.push(json!({ "bool": {
+                "minimum_should_match": 1,
+                "should": [ order(a, b), order(b, a) ],
+            } }));
+        }
+        json!({ "bool": {
+            "must": must,
+            "should": [
+                { "match": { "PRENOM_NOM": joined } },
+                { "match": { "PRENOM_NOM": { "query": joined, "fuzziness": "auto" } } },
+            ],
+        } })
+    });
+    let date_query = date.map(|d| {
+        json!({ "bool": {
+            "minimum_should_match": 1,
+            "should": [
+                { "match": { "DATE_NAISSANCE": { "query": d, "fuzziness": "auto" } } },
+                { "match": { "DATE_DECES": { "query": d, "fuzziness": "auto" } } },
+            ],
+        } })
+    });
+    match (names_query, date_query) {
+        (Some(n), Some(d)) => json!({ "function_score": { "query": { "bool": {
+            "must": [n], "should": [d],
+        } } } }),
+        (None, Some(d)) => d,
+        (Some(n), None) => n,
+        (None, None) => json!({ "match_all": {} }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::request::{decode_query, from_query};
+
+    fn call(q: &str) -> EsCall {
+        search_call("deces", &from_query(&decode_query(q).unwrap()).unwrap())
+    }
+
+    fn must(q: &str) -> Vec<Value> {
+        let body = call(q).body.unwrap();
+        body["query"]["bool"]["must"][0]["function_score"]["query"]["bool"]["must"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn skeleton() {
+        let c = call("lastName=Martin&size=2&page=3");
+        assert_eq!(c.method, "POST");
+        assert_eq!(c.path, "/deces/_search");
+        let b = c.body.unwrap();
+        assert_eq!(b["min_score"], 0);
+        assert_eq!(b["track_total_hits"], true);
+        assert_eq!(b["size"], 2);
+        assert_eq!(b["from"], 4);
+        assert_eq!(b["sort"], json!([{ "_score": "desc" }]));
+        assert_eq!(b["_source"].as_array().unwrap().len(), 29);
+    }
+
+    #[test]
+    fn clause_order_follows_the_original() {
+        let m = must("deathAge=80-90&sex=F&source=2020-m01");
+        assert_eq!(m[0], json!({ "match": { "SOURCE": "2020-m01" } }));
+        assert_eq!(m[1], json!({ "match": { "SEXE": "F" } }));
+        assert_eq!(
+            m[2],
+            json!({ "range": { "AGE_DECES": { "gte": 80, "lte": 90 } } })
+        );
+    }
+
+    #[test]
+    fn legal_name_alone_is_a_last_name() {
+        let alone = must("legalName=Dupont");
+        let last = must("lastName=Dupont");
+        assert_eq!(alone, last);
+        assert!(!alone.is_empty());
+    }
+
+    #[test]
+    fn full_text() {
+        let b = call("q=Lef%C3%A8vre").body.unwrap();
+        assert_eq!(b["min_score"], 5);
+        let names = &b["query"]["bool"]["must"][0]["bool"];
+        assert_eq!(names["must"][0]["match"]["PRENOMS_NOM"]["query"], "Lefevre");
+        let b = call("q=1935").body.unwrap();
+        assert_eq!(b["query"]["bool"]["must"][0], json!({ "match_all": {} }));
+        let b = call("q=de+la+Fontaine").body.unwrap();
+        assert_eq!(
+            b["query"]["bool"]["must"][0]["bool"]["must"][0]["match"]["PRENOMS_NOM"]["query"],
+            "Fontaine"
+        );
+    }
+
+    #[test]
+    fn scroll_calls() {
+        let c = call("lastName=Martin&scroll=1m&size=2");
+        assert_eq!(c.query.as_deref(), Some("scroll=1m"));
+        let c = call("scroll=1m&scrollId=abc");
+        assert_eq!(c.path, "/_search/scroll");
+        assert_eq!(
+            c.body.unwrap(),
+            json!({ "scroll_id": "abc", "scroll": "1m" })
+        );
+    }
+
+    #[test]
+    fn distances() {
+        for ok in ["10km", "5 km", "1mi", "100m", "3NM"] {
+            assert!(distance_ok(ok), "{ok}");
+        }
+        for bad in ["10 parsecs", "km", "0km", "", "10"] {
+            assert!(!distance_ok(bad), "{bad}");
+        }
+    }
+}
