@@ -571,24 +571,37 @@ impl Upstream {
     }
 }
 
-/// A recording Elasticsearch stand-in: answers scripted `(status, JSON)` pairs in
-/// order (as a golden's `es_fixture`), then a fallback, always with the
-/// `x-elastic-product: Elasticsearch` header a real cluster sends.
+/// A recording Elasticsearch stand-in. Scripted `(status, JSON)` answers (a golden's
+/// `es_fixture`) are served first, in order; with none left it serves the fixture records
+/// itself: `_search` pages through them in file order (it does not evaluate queries: that is
+/// what the goldens are for), `_search/scroll` continues, `_count` and `_cat/indices` answer,
+/// always with the `x-elastic-product: Elasticsearch` header a real cluster sends.
 pub struct EsStub {
     pub server: StubServer,
     script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, serde_json::Value)>>>,
 }
 
+/// The synthetic records the goldens were captured with.
+pub fn fixture_records() -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(root().join("tests/data/goldens/fixtures/records.json"))
+        .expect("fixture records are in the repository");
+    serde_json::from_str(&text).expect("records.json is a JSON array")
+}
+
 impl EsStub {
+    /// A stub serving the golden fixture records.
     pub fn start() -> Self {
+        Self::serving(fixture_records())
+    }
+
+    pub fn serving(records: Vec<serde_json::Value>) -> Self {
         let script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, serde_json::Value)>>> =
             Arc::default();
         let next = script.clone();
-        let server = StubServer::start(move |_| {
-            let (status, body) = next.lock().expect("script lock").pop_front().unwrap_or((
-                503,
-                serde_json::json!({"error": {"type": "stub_exhausted", "reason": "no scripted answer left"}, "status": 503}),
-            ));
+        let records = Arc::new(records);
+        let server = StubServer::start(move |req| {
+            let scripted = next.lock().expect("script lock").pop_front();
+            let (status, body) = scripted.unwrap_or_else(|| serve_records(&records, req));
             Canned {
                 status,
                 content_type: "application/json",
@@ -604,11 +617,66 @@ impl EsStub {
         self.script.lock().expect("script lock").extend(answers);
     }
 
+    /// Drops the scripted answers not used yet.
+    pub fn clear_script(&self) {
+        self.script.lock().expect("script lock").clear();
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }
 
     pub fn recorded(&self) -> Vec<Recorded> {
         self.server.recorded()
+    }
+}
+
+/// The fixture-records side of the stub.
+fn serve_records(records: &[serde_json::Value], req: &Recorded) -> (u16, serde_json::Value) {
+    use serde_json::json;
+    let page = |from: usize, size: usize, scroll: bool| {
+        let hits: Vec<serde_json::Value> = records
+            .iter()
+            .skip(from)
+            .take(size)
+            .map(|r| json!({"_index": "deces", "_id": r["UID"], "_score": 1.0, "_source": r}))
+            .collect();
+        let mut answer = json!({
+            "took": 1,
+            "timed_out": false,
+            "hits": {"total": {"value": records.len(), "relation": "eq"}, "max_score": 1.0, "hits": hits},
+        });
+        if scroll {
+            answer["_scroll_id"] = json!(format!("fixture:{}:{size}", from + size));
+        }
+        (200, answer)
+    };
+    let body = req.json().unwrap_or(serde_json::Value::Null);
+    if req.path.ends_with("/_count") {
+        (200, json!({"count": records.len()}))
+    } else if req.path.starts_with("/_cat/indices/") {
+        (
+            200,
+            json!([{"creation.date.string": "2024-03-05T09:12:44.311Z"}]),
+        )
+    } else if req.path == "/_search/scroll" {
+        let id = body["scroll_id"].as_str().unwrap_or_default();
+        let mut parts = id.strip_prefix("fixture:").unwrap_or("x").split(':');
+        match (
+            parts.next().and_then(|n| n.parse().ok()),
+            parts.next().and_then(|n| n.parse().ok()),
+        ) {
+            (Some(from), Some(size)) => page(from, size, true),
+            _ => (
+                400,
+                json!({"error": {"type": "illegal_argument_exception", "reason": "Cannot parse scroll id"}, "status": 400}),
+            ),
+        }
+    } else if req.path.ends_with("/_search") {
+        let size = body["size"].as_u64().unwrap_or(10) as usize;
+        let from = body["from"].as_u64().unwrap_or(0) as usize;
+        page(from, size, req.query.contains("scroll="))
+    } else {
+        (404, json!({"error": "no handler", "status": 404}))
     }
 }

@@ -18,8 +18,8 @@ fn es_stub_replays_its_script_in_order_and_records_requests() {
     let body = br#"{"query":{"match_all":{}}}"#;
     let second = request(addr, "POST", "/deces/_search?scroll=1m", &[], body);
     assert_eq!(second.status, 404);
-    let exhausted = request(addr, "GET", "/", &[], b"");
-    assert_eq!(exhausted.status, 503);
+    let unscripted = request(addr, "GET", "/", &[], b"");
+    assert_eq!(unscripted.status, 404);
     let seen = es.recorded();
     assert_eq!(seen.len(), 3);
     assert_eq!(
@@ -56,6 +56,47 @@ fn stub_keeps_connections_alive_and_can_be_slow() {
         &[],
         b"",
     );
-    assert_eq!(reply.status, 503);
+    assert_eq!(reply.status, 404);
     assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn es_stub_serves_the_fixture_records_when_unscripted() {
+    let es = EsStub::start();
+    let addr = format!("127.0.0.1:{}", es.server.port).parse().unwrap();
+    let count = request(addr, "GET", "/deces/_count", &[], b"");
+    assert_eq!(count.json(), json!({"count": 60}));
+    let page = request(
+        addr,
+        "POST",
+        "/deces/_search?scroll=1m",
+        &[],
+        br#"{"size": 25, "from": 0}"#,
+    )
+    .json();
+    assert_eq!(page["hits"]["total"]["value"], 60);
+    assert_eq!(page["hits"]["hits"].as_array().unwrap().len(), 25);
+    let mut id = page["_scroll_id"].as_str().unwrap().to_string();
+    let mut seen = 25;
+    loop {
+        let body = json!({"scroll_id": id, "scroll": "1m"}).to_string();
+        let next = request(addr, "POST", "/_search/scroll", &[], body.as_bytes()).json();
+        let n = next["hits"]["hits"].as_array().unwrap().len();
+        if n == 0 {
+            break;
+        }
+        seen += n;
+        id = next["_scroll_id"].as_str().unwrap().to_string();
+    }
+    assert_eq!(seen, 60);
+    let bogus = request(
+        addr,
+        "POST",
+        "/_search/scroll",
+        &[],
+        br#"{"scroll_id":"x"}"#,
+    );
+    assert_eq!(bogus.status, 400);
+    let cat = request(addr, "GET", "/_cat/indices/deces", &[], b"").json();
+    assert_eq!(cat[0]["creation.date.string"], "2024-03-05T09:12:44.311Z");
 }

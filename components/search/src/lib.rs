@@ -1,15 +1,180 @@
-//! The search component: /healthcheck now; /search, /id, /version follow.
+//! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, and the
+//! JSON 404 for every other path under the API prefix. The logic is in `edge-core`.
 
-use edge_core::api;
-use edge_spin::respond;
-use spin_sdk::http::{IntoResponse, Request};
+use edge_core::api::{self, JsonReply};
+use edge_core::search::{self, EsCall};
+use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
+use edge_core::{cors, token, version};
+use edge_spin::{header, now_seconds, outbound, respond, variable};
+use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
+use spin_sdk::key_value::Store;
+use std::time::Duration;
 
 #[http_component]
 fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let reply = match api::api_path(req.path()) {
-        Some("/healthcheck") => api::healthcheck(),
+    let origins = variable("cors_allowed_origins", "*");
+    let origin = header(&req, "origin");
+    if *req.method() == Method::Options {
+        let asked = header(&req, "access-control-request-headers");
+        return Ok(respond(cors::preflight(&origins, origin, asked)));
+    }
+    let reply = route(&req);
+    Ok(respond(cors::decorate(reply, &origins, origin)))
+}
+
+fn route(req: &Request) -> JsonReply {
+    let get = *req.method() == Method::Get;
+    match api::api_path(req.path()) {
+        Some("/healthcheck") if get => api::healthcheck(),
+        Some("/version") if get => version_reply(),
+        Some("/search") => match req.method() {
+            Method::Get | Method::Post => search_reply(req),
+            _ => api::method_not_allowed(),
+        },
+        Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
+        Some("/healthcheck" | "/version") => api::method_not_allowed(),
         _ => api::route_not_found(),
+    }
+}
+
+/// Where Elasticsearch is and how long it may take.
+struct Backend {
+    base: Option<BaseUrl>,
+    index: String,
+    timeout: Duration,
+}
+
+impl Backend {
+    fn load() -> Self {
+        let url = variable("es_url", "http://127.0.0.1:9200");
+        let base = BaseUrl::parse(&url);
+        if base.is_none() {
+            eprintln!("search: es_url `{url}` is not an http(s) URL");
+        }
+        let ms = variable("es_timeout_ms", "10000").parse().unwrap_or(10_000);
+        Backend {
+            base,
+            index: variable("es_index", "deces"),
+            timeout: Duration::from_millis(ms),
+        }
+    }
+
+    /// One logical call, retried like the original's client, as JSON or a failure.
+    fn json(&self, call: &EsCall) -> Result<serde_json::Value, Failure> {
+        let Some(base) = &self.base else {
+            return Err(Failure::Unavailable);
+        };
+        let path = base.path_with_query(&call.path, call.query.as_deref());
+        let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+        let outcome = upstream::with_retries(self.timeout, |left| {
+            outbound::call(base, call.method, &path, body.as_deref(), left)
+        });
+        if let Outcome::Answer { status, .. } = &outcome {
+            if *status >= 300 {
+                eprintln!(
+                    "search: elasticsearch answered {status} to {} {}",
+                    call.method, call.path
+                );
+            }
+        } else {
+            eprintln!(
+                "search: elasticsearch {:?} on {} {}",
+                outcome_kind(&outcome),
+                call.method,
+                call.path
+            );
+        }
+        upstream::json_answer(&outcome)
+    }
+}
+
+fn outcome_kind(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Answer { .. } => "answer",
+        Outcome::Unreachable => "unreachable",
+        Outcome::TimedOut => "timed out",
+    }
+}
+
+fn search_reply(req: &Request) -> JsonReply {
+    // A token, when one is sent, must be valid: a bad one is refused, not read as anonymous.
+    match token::bearer(header(req, "authorization")) {
+        Ok(None) => {}
+        Ok(Some(t)) => {
+            let secret = variable("token_secret", "");
+            if let Err(e) = token::verify(t, secret.as_bytes(), now_seconds(), "user") {
+                return e.reply();
+            }
+        }
+        Err(e) => return e.reply(),
+    }
+    let parsed = if *req.method() == Method::Post {
+        if req.body().len() > search::MAX_BODY_BYTES {
+            return api::payload_too_large();
+        }
+        search::from_body(req.body())
+    } else {
+        search::parse_get(req.query())
     };
-    Ok(respond(reply))
+    let request = match parsed {
+        Ok(r) => r,
+        Err(e) => return e.reply(),
+    };
+    let backend = Backend::load();
+    let call = search::search_call(&backend.index, &request);
+    backend
+        .json(&call)
+        .and_then(|es| search::search_reply(&request, &es).ok_or(Failure::Unavailable))
+        .unwrap_or_else(Failure::reply)
+}
+
+fn id_reply(id: &str) -> JsonReply {
+    if let Err(e) = search::check_id(id) {
+        return e.reply();
+    }
+    let backend = Backend::load();
+    let request = search::request::SearchRequest::by_id();
+    backend
+        .json(&search::id_call(&backend.index, id))
+        .and_then(|es| search::search_reply(&request, &es).ok_or(Failure::Unavailable))
+        .unwrap_or_else(Failure::reply)
+}
+
+fn version_reply() -> JsonReply {
+    let app_version = variable("app_version", "");
+    let store = Store::open_default().ok();
+    let now = now_seconds();
+    let cached = store
+        .as_ref()
+        .and_then(|s| s.get(version::CACHE_KEY).ok().flatten())
+        .and_then(|bytes| serde_json::from_slice::<version::Cached>(&bytes).ok())
+        .filter(|c| c.fresh(now));
+    if let Some(c) = cached {
+        return version::reply(&app_version, Some(&c.facts));
+    }
+    let backend = Backend::load();
+    let facts = (|| {
+        let [count, newest, indices] = version::calls(&backend.index);
+        let count = backend.json(&count).ok()?;
+        let newest = backend.json(&newest).ok()?;
+        let indices = backend.json(&indices).ok()?;
+        version::facts(&count, &newest, &indices)
+    })();
+    if let (Some(f), Some(s)) = (&facts, &store) {
+        let ttl = variable("version_cache_seconds", "3600")
+            .parse()
+            .unwrap_or(3600);
+        let record = version::Cached {
+            expires_at: now.saturating_add(ttl),
+            facts: f.clone(),
+        };
+        if let Err(e) = s.set(
+            version::CACHE_KEY,
+            &serde_json::to_vec(&record).unwrap_or_default(),
+        ) {
+            eprintln!("search: version cache not written: {e}");
+        }
+    }
+    version::reply(&app_version, facts.as_ref())
 }

@@ -1,13 +1,37 @@
 //! Glue between `edge-core` and spin-sdk, so each component stays a few lines.
 
-use edge_core::api::JsonReply;
-use spin_sdk::http::Response;
+pub mod outbound;
 
-/// Turns a reply into a Spin response with a JSON content type.
+use edge_core::api::JsonReply;
+use spin_sdk::http::{Request, Response};
+
+/// Turns a reply into a Spin response with a JSON content type (none for an empty body).
 pub fn respond(reply: JsonReply) -> Response {
-    Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(reply.body)
-        .build()
+    let mut builder = Response::builder();
+    builder.status(reply.status);
+    if !reply.body.is_empty() {
+        builder.header("content-type", "application/json; charset=utf-8");
+    }
+    for (name, value) in reply.headers {
+        builder.header(name, value);
+    }
+    builder.body(reply.body).build()
+}
+
+/// A request header as text.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.header(name).and_then(|v| v.as_str())
+}
+
+/// A variable, or `default` when it is unset or unreadable.
+pub fn variable(name: &str, default: &str) -> String {
+    spin_sdk::variables::get(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// Seconds since the epoch.
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
