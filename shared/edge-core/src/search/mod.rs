@@ -68,7 +68,8 @@ pub fn search_reply(req: &SearchRequest, es: &Value) -> Option<JsonReply> {
 fn echo(req: &SearchRequest) -> Value {
     let mut out = Map::new();
     out.insert("sort".into(), req.sort_given.clone());
-    let mut fuzzy = req.fuzzy_given.clone();
+    // `fuzzy: false` (a boolean) was falsy to the original, which left it out of the echo.
+    let mut fuzzy = req.fuzzy_given.clone().filter(|f| f != &Value::Bool(false));
     for (p, v) in &req.values {
         if *p != Param::Source {
             if let Some(f) = fuzzy.take() {
@@ -116,5 +117,17 @@ mod tests {
         assert_eq!(body["response"]["scrollId"], "abc");
         assert_eq!(body["response"]["persons"][0]["id"], "x");
         assert!(search_reply(&req, &json!({"error": "x"})).is_none());
+
+        let req = from_body(br#"{"lastName": "A", "fuzzy": false, "birthDate": 1935}"#).unwrap();
+        assert!(!req.fuzzy);
+        let body: Value = serde_json::from_str(&search_reply(&req, &es).unwrap().body).unwrap();
+        assert_eq!(
+            body["request"],
+            json!({"sort": [{"score": "desc"}], "lastName": "A", "birthDate": "1935"})
+        );
+        assert_eq!(
+            from_body(br#"{"deathAge": 0}"#).unwrap_err(),
+            SearchError::EmptyRequest
+        );
     }
 }

@@ -84,9 +84,16 @@ fn order(p: Param) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// JavaScript truthiness of a parameter: empty strings and nulls are "not given".
-fn given(v: &Value) -> bool {
-    !matches!(v, Value::Null) && v != &Value::String(String::new())
+/// Whether a parameter counts as given. The original tested JavaScript truthiness, so an
+/// empty string, `0` or `false` was "not given"; `fuzzy: false` and `size: 0` still count.
+fn given(p: Param, v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Bool(b) => *b || p == Param::Fuzzy,
+        Value::Number(n) => n.as_f64() != Some(0.0) || matches!(p, Param::Size | Param::Page),
+        _ => true,
+    }
 }
 
 // ---------------------------------------------------------------- GET
@@ -129,7 +136,7 @@ pub fn from_query(pairs: &[(String, String)]) -> Result<SearchRequest, SearchErr
             types.insert(p.name().to_string(), err);
             continue;
         }
-        if given(&value) {
+        if given(p, &value) {
             values.push((p, value));
         }
     }
@@ -240,7 +247,7 @@ pub fn from_body(body: &[u8]) -> Result<SearchRequest, SearchError> {
             continue;
         }
         body_type_errors(p, &value, &mut types);
-        if given(&value) {
+        if given(p, &value) {
             values.push((p, value));
         }
     }
@@ -355,6 +362,13 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
             Value::String(format!(">{}", as_text(&lsa))),
         ));
         values.sort_by_key(|(p, _)| order(*p));
+    }
+
+    // Dates are read as text (a number such as 1935 is the year "1935").
+    for (p, v) in values.iter_mut() {
+        if matches!(p.kind(), Kind::Date(_)) {
+            *v = Value::String(as_text(v));
+        }
     }
 
     let mut errors = Vec::new();
