@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Healthcheck throughput and latency of the host, against nginx serving a static
-# body in the same run (same load tool, same machine). Loopback only, bounded.
-#   bash bench/run.sh            # 3 rounds of 10 s per target, 50 connections
+# Throughput and latency of the host, against nginx in the same run (same load tool, same
+# machine). Loopback only, bounded.
+#  - healthcheck: GET /healthcheck on the host vs nginx answering the same static body;
+#  - search: GET /search on the host, whose Elasticsearch is nginx answering a static
+#    20-person search answer, vs that stub asked directly (its own time).
+#   bash bench/run.sh                       # 3 rounds of 10 s per target, 50 connections
 #   ROUNDS=1 DURATION=5 bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,23 +26,30 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-# The host, with a SQLite store in the scratch directory and its log discarded.
-host_port=$(free_port)
-printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
-target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$host_port" \
-  --runtime-config-file "$work/rc.toml" > /dev/null 2>&1 &
-pids+=($!)
-
-# nginx: two workers (as many as cores), one static JSON body.
+# nginx: two workers (as many as cores); a static JSON body, and a static Elasticsearch
+# search answer (the first 20 fixture records) for any POST to /deces/_search.
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
+mkdir -p "$work/static/deces"
+python3 - "$work/static/deces/_search" <<'PY'
+import json, sys
+records = json.load(open("tests/data/goldens/fixtures/records.json"))
+hits = [{"_index": "deces", "_id": r["UID"], "_score": 10.0 - i / 10, "_source": r}
+        for i, r in enumerate(records[:20])]
+answer = {"took": 3, "timed_out": False, "hits": {"total": {"value": len(records), "relation": "eq"},
+          "max_score": 10.0, "hits": hits}}
+text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+open(sys.argv[1], "w").write(text)
+PY
+chmod a+x "$work" && chmod -R a+rX "$work/static"   # nginx workers run unprivileged
 cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 2;
 pid $work/nginx/nginx.pid;
-error_log /dev/null;
+error_log $work/nginx/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path $work/nginx;
   proxy_temp_path $work/nginx;
   fastcgi_temp_path $work/nginx;
@@ -47,45 +57,78 @@ http {
   scgi_temp_path $work/nginx;
   server {
     listen 127.0.0.1:$nginx_port;
+    # A static file; POST is answered through the 405 -> GET internal redirect.
+    location = /deces/_search {
+      root $work/static; default_type application/json;
+      add_header x-elastic-product Elasticsearch always;
+      error_page 405 =200 \$uri;
+    }
     location / { default_type application/json; return 200 '{"msg":"OK"}'; }
   }
 }
 CONF
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
+
+# The host, with a SQLite store in the scratch directory and its log discarded.
+host_port=$(free_port)
+printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
+SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port" \
+target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$host_port" \
+  --runtime-config-file "$work/rc.toml" > /dev/null 2>&1 &
+pids+=($!)
 wait_port "$host_port"
 wait_port "$nginx_port"
 
-path=/deces/api/v1/healthcheck
-curl -fsS "http://127.0.0.1:$host_port$path" | grep -q '"OK"'
+health=/deces/api/v1/healthcheck
+search='/deces/api/v1/search?firstName=Jean&lastName=Dupont'
+curl -fsS "http://127.0.0.1:$host_port$health" | grep -q '"OK"'
+curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/nginx/error.log"; exit 1; }
+# What the host sends Elasticsearch for that search, replayed against the stub directly.
+cat > "$work/es.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"size":20,"from":0,"query":{"match_all":{}}}'
+LUA
 
-# Prints "req_per_s p50_ms p99_ms" for one wrk run.
+# Prints "req_per_s p50_ms p99_ms" for one wrk run: measure URL CONNECTIONS [LUA].
 measure() {
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
+  local script=()
+  [ -n "${3:-}" ] && script=(-s "$3")
+  local threads=$THREADS
+  [ "$2" -lt "$threads" ] && threads=$2
+  wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency "${script[@]}" "$1" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
     END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A rps p50 p99
-for target in host nginx; do
-  url="http://127.0.0.1:$host_port$path"
-  [ "$target" = nginx ] && url="http://127.0.0.1:$nginx_port$path"
-  wrk -t1 -c10 -d2s "$url" > /dev/null   # warm-up
-  : > "$work/$target.runs"
-  for _ in $(seq 1 "$ROUNDS"); do measure "$url" >> "$work/$target.runs"; done
-  rps[$target]=$(cut -d' ' -f1 "$work/$target.runs" | median)
-  p50[$target]=$(cut -d' ' -f2 "$work/$target.runs" | median)
-  p99[$target]=$(cut -d' ' -f3 "$work/$target.runs" | median)
+declare -A url conns lua rps p50 p99
+targets="health nginx search stub search1 stub1"
+url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
+url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
+url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
+url[stub]="http://127.0.0.1:$nginx_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
+url[search1]=${url[search]};                           conns[search1]=1
+url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
+for t in $targets; do
+  wrk -t1 -c10 -d2s ${lua[$t]:+-s ${lua[$t]}} "${url[$t]}" > /dev/null   # warm-up
+  : > "$work/$t.runs"
+  for _ in $(seq 1 "$ROUNDS"); do measure "${url[$t]}" "${conns[$t]}" "${lua[$t]:-}" >> "$work/$t.runs"; done
+  rps[$t]=$(cut -d' ' -f1 "$work/$t.runs" | median)
+  p50[$t]=$(cut -d' ' -f2 "$work/$t.runs" | median)
+  p99[$t]=$(cut -d' ' -f3 "$work/$t.runs" | median)
 done
 
-echo "GET $path, wrk -t$THREADS -c$CONNECTIONS, median of $ROUNDS x ${DURATION}s, $(nproc) cores"
-printf '%-28s %10s %9s %9s %9s\n' target 'req/s' 'p50 ms' 'p99 ms' 'vs nginx'
-for target in host nginx; do
-  name=$target
-  [ "$target" = host ] && name="deces-edge (search.wasm)"
-  [ "$target" = nginx ] && name="nginx static body"
-  ratio=$(awk -v a="${rps[$target]}" -v b="${rps[nginx]}" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-28s %10s %9s %9s %9s\n' "$name" "${rps[$target]}" "${p50[$target]}" "${p99[$target]}" "$ratio"
-done
+echo "wrk -t$THREADS, median of $ROUNDS x ${DURATION}s, $(nproc) cores"
+printf '%-44s %5s %9s %8s %8s\n' target conns 'req/s' 'p50 ms' 'p99 ms'
+row() { printf '%-44s %5s %9s %8s %8s\n' "$2" "${conns[$1]}" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}"; }
+row health "GET /healthcheck, deces-edge (search.wasm)"
+row nginx  "GET /healthcheck, nginx static body"
+row search "GET /search, deces-edge -> ES stub"
+row stub   "POST /deces/_search, ES stub alone"
+row search1 "GET /search, deces-edge -> ES stub"
+row stub1  "POST /deces/_search, ES stub alone"
+awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
+  printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'

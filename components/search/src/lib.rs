@@ -62,6 +62,12 @@ impl Backend {
 
     /// One logical call, retried like the original's client, as JSON or a failure.
     fn json(&self, call: &EsCall) -> Result<serde_json::Value, Failure> {
+        let outcome = self.call(call)?;
+        upstream::json_answer(&outcome)
+    }
+
+    /// One logical call, retried like the original's client.
+    fn call(&self, call: &EsCall) -> Result<Outcome, Failure> {
         let Some(base) = &self.base else {
             return Err(Failure::Unavailable);
         };
@@ -85,7 +91,17 @@ impl Backend {
                 call.path
             );
         }
-        upstream::json_answer(&outcome)
+        Ok(outcome)
+    }
+
+    /// A search call, shaped into the API's answer.
+    fn search(&self, call: &EsCall, request: &search::request::SearchRequest) -> JsonReply {
+        self.call(call)
+            .and_then(|o| {
+                let body = upstream::answer_body(&o)?;
+                search::search_reply(request, body).ok_or(Failure::Unavailable)
+            })
+            .unwrap_or_else(Failure::reply)
     }
 }
 
@@ -122,11 +138,7 @@ fn search_reply(req: &Request) -> JsonReply {
         Err(e) => return e.reply(),
     };
     let backend = Backend::load();
-    let call = search::search_call(&backend.index, &request);
-    backend
-        .json(&call)
-        .and_then(|es| search::search_reply(&request, &es).ok_or(Failure::Unavailable))
-        .unwrap_or_else(Failure::reply)
+    backend.search(&search::search_call(&backend.index, &request), &request)
 }
 
 fn id_reply(id: &str) -> JsonReply {
@@ -135,10 +147,7 @@ fn id_reply(id: &str) -> JsonReply {
     }
     let backend = Backend::load();
     let request = search::request::SearchRequest::by_id();
-    backend
-        .json(&search::id_call(&backend.index, id))
-        .and_then(|es| search::search_reply(&request, &es).ok_or(Failure::Unavailable))
-        .unwrap_or_else(Failure::reply)
+    backend.search(&search::id_call(&backend.index, id), &request)
 }
 
 fn version_reply() -> JsonReply {

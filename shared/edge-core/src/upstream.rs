@@ -110,15 +110,18 @@ pub fn with_retries(timeout: Duration, mut attempt: impl FnMut(Duration) -> Outc
     last
 }
 
-/// The JSON body of a successful answer, or why there is none.
-pub fn json_answer(o: &Outcome) -> Result<Value, Failure> {
+/// The body of a successful answer, or why there is none.
+pub fn answer_body(o: &Outcome) -> Result<&[u8], Failure> {
     match o {
-        Outcome::Answer { status, body } if (200..300).contains(status) => {
-            serde_json::from_slice(body).map_err(|_| Failure::Unavailable)
-        }
+        Outcome::Answer { status, body } if (200..300).contains(status) => Ok(body),
         Outcome::Answer { status, .. } if (400..500).contains(status) => Err(Failure::Rejected),
         _ => Err(Failure::Unavailable),
     }
+}
+
+/// The JSON body of a successful answer, or why there is none.
+pub fn json_answer(o: &Outcome) -> Result<Value, Failure> {
+    serde_json::from_slice(answer_body(o)?).map_err(|_| Failure::Unavailable)
 }
 
 #[cfg(test)]

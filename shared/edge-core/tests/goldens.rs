@@ -103,7 +103,8 @@ fn search_goldens() {
                 assert_eq!(call.query, query, "{id}");
                 assert_eq!(call.body.as_ref(), Some(&es["body"]), "{id}: ES body");
                 let fixture = &case["es_fixture"][0]["body"];
-                let reply = search::search_reply(&req, fixture).expect("a search answer");
+                let reply = search::search_reply(&req, fixture.to_string().as_bytes())
+                    .expect("a search answer");
                 let got: Value = serde_json::from_str(&reply.body).unwrap();
                 let resorted = req.sort.first().is_some_and(|(k, _)| k == "score");
                 assert_eq!(

@@ -11,6 +11,8 @@ use crate::api::JsonReply;
 use error::SearchError;
 use fields::Param;
 use request::SearchRequest;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use query::{id_call, search_call, EsCall};
@@ -33,34 +35,76 @@ pub fn check_id(id: &str) -> Result<(), SearchError> {
     ok.then_some(()).ok_or(SearchError::InvalidId)
 }
 
-/// The API answer for an Elasticsearch search answer; `None` when that answer is not the
-/// shape Elasticsearch gives (treated as an upstream failure).
-pub fn search_reply(req: &SearchRequest, es: &Value) -> Option<JsonReply> {
-    let hits = es.get("hits")?;
-    let total = match &hits["total"] {
-        Value::Number(n) => Value::Number(n.clone()),
-        t => t.get("value")?.clone(),
+/// The API answer for an Elasticsearch search answer (its raw JSON); `None` when that
+/// answer is not the shape Elasticsearch gives (treated as an upstream failure).
+pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
+    let answer: person::EsAnswer = serde_json::from_slice(es).ok()?;
+    let total: Value = match answer.hits.total {
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
+            Value::Object(t) => t.get("value")?.clone(),
+            n @ Value::Number(_) => n,
+            _ => return None,
+        },
+        None => return None,
     };
-    let persons: Vec<Value> = hits
-        .get("hits")?
-        .as_array()?
+    let persons: Vec<person::Person> = answer
+        .hits
+        .hits
         .iter()
-        .map(person::person)
+        .map(person::Person::from_hit)
         .collect();
-    let mut response = Map::new();
-    response.insert("total".into(), total);
-    response.insert("maxScoreES".into(), hits["max_score"].clone());
-    response.insert("size".into(), req.size.into());
-    response.insert("page".into(), req.page.into());
-    response.insert("delay".into(), es.get("took").cloned().unwrap_or(0.into()));
-    response.insert("persons".into(), Value::Array(persons));
-    if let Some(id) = es.get("_scroll_id").filter(|v| v.is_string()) {
-        response.insert("scrollId".into(), id.clone());
+    let body = Reply {
+        request: echo(req),
+        response: Response {
+            total,
+            max_score: answer.hits.max_score,
+            size: req.size,
+            page: req.page,
+            delay: answer.took,
+            persons,
+            scroll_id: answer.scroll_id,
+        },
+    };
+    let text = serde_json::to_string(&body).ok()?;
+    Some(JsonReply {
+        status: 200,
+        body: text,
+        headers: Vec::new(),
+    })
+}
+
+#[derive(Serialize)]
+struct Reply<'a> {
+    request: Value,
+    response: Response<'a>,
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    total: Value,
+    #[serde(rename = "maxScoreES", serialize_with = "raw_or_null")]
+    max_score: Option<&'a RawValue>,
+    size: u64,
+    page: u64,
+    #[serde(serialize_with = "raw_or_zero")]
+    delay: Option<&'a RawValue>,
+    persons: Vec<person::Person<'a>>,
+    #[serde(rename = "scrollId", skip_serializing_if = "Option::is_none")]
+    scroll_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn raw_or_null<S: serde::Serializer>(v: &Option<&RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(raw) => raw.serialize(s),
+        None => s.serialize_unit(),
     }
-    let mut body = Map::new();
-    body.insert("request".into(), echo(req));
-    body.insert("response".into(), Value::Object(response));
-    Some(JsonReply::new(200, Value::Object(body)))
+}
+
+fn raw_or_zero<S: serde::Serializer>(v: &Option<&RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(raw) => raw.serialize(s),
+        None => s.serialize_u8(0),
+    }
 }
 
 /// The request as the original echoed it: `sort` always, the fields set, `q` as
@@ -104,6 +148,7 @@ mod tests {
         let req = parse_get("q=Dupont&source=2020-m01&fuzzy=false").unwrap();
         let es = json!({"took": 7, "_scroll_id": "abc", "hits": {"total": {"value": 1},
             "max_score": 2.5, "hits": [{"_score": 2.5, "_source": {"UID": "x"}}]}});
+        let es = es.to_string().into_bytes();
         let body: Value = serde_json::from_str(&search_reply(&req, &es).unwrap().body).unwrap();
         assert_eq!(
             body["request"],
@@ -116,7 +161,8 @@ mod tests {
         assert_eq!(body["response"]["delay"], 7);
         assert_eq!(body["response"]["scrollId"], "abc");
         assert_eq!(body["response"]["persons"][0]["id"], "x");
-        assert!(search_reply(&req, &json!({"error": "x"})).is_none());
+        assert!(search_reply(&req, br#"{"error": "x"}"#).is_none());
+        assert!(search_reply(&req, b"not json").is_none());
 
         let req = from_body(br#"{"lastName": "A", "fuzzy": false, "birthDate": 1935}"#).unwrap();
         assert!(!req.fuzzy);

@@ -1,93 +1,291 @@
-//! Elasticsearch hits shaped as the API's Person objects.
+//! Elasticsearch answers shaped as the API's response: hits become Person objects.
+//!
+//! The answer is read into borrowed, typed records and the record fields a Person repeats
+//! are passed through as raw JSON: no intermediate tree, a handful of allocations per hit.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
-/// One hit as a Person; fields absent from the record are left out.
+type Raw<'a> = Option<&'a RawValue>;
+
+/// The parts of an Elasticsearch search answer the API reads.
+#[derive(Deserialize)]
+pub struct EsAnswer<'a> {
+    #[serde(borrow)]
+    pub took: Raw<'a>,
+    #[serde(rename = "_scroll_id", borrow, default)]
+    pub scroll_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub hits: EsHits<'a>,
+}
+
+#[derive(Deserialize)]
+pub struct EsHits<'a> {
+    #[serde(borrow)]
+    pub total: Raw<'a>,
+    #[serde(borrow)]
+    pub max_score: Raw<'a>,
+    #[serde(borrow)]
+    pub hits: Vec<Hit<'a>>,
+}
+
+#[derive(Deserialize)]
+pub struct Hit<'a> {
+    #[serde(rename = "_score", default)]
+    pub score: Option<f64>,
+    #[serde(rename = "_source", borrow, default)]
+    pub source: Record<'a>,
+}
+
+/// An indexed record's fields, as raw JSON (strings or arrays of strings, or numbers).
+#[allow(non_snake_case)]
+#[derive(Deserialize, Default)]
+pub struct Record<'a> {
+    #[serde(borrow, default)]
+    UID: Raw<'a>,
+    #[serde(borrow, default)]
+    SOURCE: Raw<'a>,
+    #[serde(borrow, default)]
+    SOURCE_LINE: Raw<'a>,
+    #[serde(borrow, default)]
+    NOM: Raw<'a>,
+    #[serde(borrow, default)]
+    PRENOMS: Raw<'a>,
+    #[serde(borrow, default)]
+    SEXE: Raw<'a>,
+    #[serde(borrow, default)]
+    DATE_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    COMMUNE_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_INSEE_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_POSTAL_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_INSEE_NAISSANCE_HISTORIQUE: Raw<'a>,
+    #[serde(borrow, default)]
+    DEPARTEMENT_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    PAYS_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    PAYS_NAISSANCE_CODEISO3: Raw<'a>,
+    #[serde(borrow, default)]
+    GEOPOINT_NAISSANCE: Raw<'a>,
+    #[serde(borrow, default)]
+    DATE_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    NUM_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    AGE_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    COMMUNE_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_INSEE_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_POSTAL_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    CODE_INSEE_DECES_HISTORIQUE: Raw<'a>,
+    #[serde(borrow, default)]
+    DEPARTEMENT_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    PAYS_DECES: Raw<'a>,
+    #[serde(borrow, default)]
+    PAYS_DECES_CODEISO3: Raw<'a>,
+    #[serde(borrow, default)]
+    GEOPOINT_DECES: Raw<'a>,
+}
+
+/// A Person: fields absent from the record are left out.
 ///
 /// `score` and `scores` carry the Elasticsearch-derived part of the matching score
 /// (`es = round(0.005 × min(200, _score))`) until the full matching score lands.
-pub fn person(hit: &Value) -> Value {
-    let src = &hit["_source"];
-    let mut p = Map::new();
-    let es = hit["_score"].as_f64().map(|s| round2(0.005 * s.min(200.0)));
-    p.insert("score".into(), es.map_or(Value::from(0), Value::from));
-    put(&mut p, "source", &src["SOURCE"]);
-    put(&mut p, "sourceLine", &src["SOURCE_LINE"]);
-    let mut scores = Map::new();
-    if let Some(es) = es {
-        scores.insert("es".into(), Value::from(es));
-    }
-    p.insert("scores".into(), Value::Object(scores));
-    put(&mut p, "id", &src["UID"]);
-    let first: Vec<Value> = match src["PRENOMS"].as_str() {
-        Some(s) => s.split(' ').map(|n| Value::String(n.into())).collect(),
-        None => vec![Value::String(String::new())],
-    };
-    let mut name = Map::new();
-    name.insert("first".into(), Value::Array(first));
-    put(&mut name, "last", &src["NOM"]);
-    p.insert("name".into(), Value::Object(name));
-    put(&mut p, "sex", &src["SEXE"]);
-
-    let mut birth = Map::new();
-    put(&mut birth, "date", &src["DATE_NAISSANCE"]);
-    birth.insert("location".into(), location(src, "NAISSANCE"));
-    p.insert("birth".into(), Value::Object(birth));
-
-    let mut death = Map::new();
-    put(&mut death, "date", &src["DATE_DECES"]);
-    put(&mut death, "certificateId", &src["NUM_DECES"]);
-    put(&mut death, "age", &src["AGE_DECES"]);
-    death.insert("location".into(), location(src, "DECES"));
-    p.insert("death".into(), Value::Object(death));
-    Value::Object(p)
+#[derive(Serialize)]
+pub struct Person<'a> {
+    #[serde(serialize_with = "js_number")]
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Raw<'a>,
+    #[serde(rename = "sourceLine", skip_serializing_if = "Option::is_none")]
+    source_line: Raw<'a>,
+    scores: Scores,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Raw<'a>,
+    name: Name<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sex: Raw<'a>,
+    birth: Event<'a>,
+    death: Event<'a>,
 }
 
-fn location(src: &Value, event: &str) -> Value {
-    let field = |name: &str| &src[format!("{name}_{event}")];
-    let mut l = Map::new();
-    put(&mut l, "city", field("COMMUNE"));
-    put(&mut l, "code", field("CODE_INSEE"));
-    put(&mut l, "codePostal", field("CODE_POSTAL"));
-    put(
-        &mut l,
-        "codeHistory",
-        &src[format!("CODE_INSEE_{event}_HISTORIQUE")],
-    );
-    put(&mut l, "departmentCode", field("DEPARTEMENT"));
-    put(&mut l, "country", field("PAYS"));
-    put(
-        &mut l,
-        "countryCode",
-        &src[format!("PAYS_{event}_CODEISO3")],
-    );
-    if let Some((lon, lat)) = field("GEOPOINT").as_str().and_then(wkt_point) {
-        l.insert("latitude".into(), lat);
-        l.insert("longitude".into(), lon);
-    }
-    Value::Object(l)
+#[derive(Serialize)]
+struct Scores {
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "js_number_opt"
+    )]
+    es: Option<f64>,
 }
 
-/// `POINT(lon lat)` → (lon, lat), keeping the numbers as written.
-fn wkt_point(wkt: &str) -> Option<(Value, Value)> {
-    let inner = wkt
+#[derive(Serialize)]
+struct Name<'a> {
+    first: Vec<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Raw<'a>,
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Raw<'a>,
+    #[serde(rename = "certificateId", skip_serializing_if = "Option::is_none")]
+    certificate_id: Raw<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age: Raw<'a>,
+    location: Location<'a>,
+}
+
+#[derive(Serialize)]
+struct Location<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Raw<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Raw<'a>,
+    #[serde(rename = "codePostal", skip_serializing_if = "Option::is_none")]
+    code_postal: Raw<'a>,
+    #[serde(rename = "codeHistory", skip_serializing_if = "Option::is_none")]
+    code_history: Raw<'a>,
+    #[serde(rename = "departmentCode", skip_serializing_if = "Option::is_none")]
+    department_code: Raw<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Raw<'a>,
+    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
+    country_code: Raw<'a>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "js_number_opt"
+    )]
+    latitude: Option<f64>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "js_number_opt"
+    )]
+    longitude: Option<f64>,
+}
+
+impl<'a> Person<'a> {
+    pub fn from_hit(hit: &Hit<'a>) -> Self {
+        let r = &hit.source;
+        let es = hit.score.map(|s| round2(0.005 * s.min(200.0)));
+        let first = match r.PRENOMS.and_then(text) {
+            Some(Cow::Borrowed(s)) => s.split(' ').map(Cow::Borrowed).collect(),
+            Some(Cow::Owned(s)) => s.split(' ').map(|n| Cow::Owned(n.to_string())).collect(),
+            None => vec![Cow::Borrowed("")],
+        };
+        Person {
+            score: es.unwrap_or(0.0),
+            source: r.SOURCE,
+            source_line: r.SOURCE_LINE,
+            scores: Scores { es },
+            id: r.UID,
+            name: Name { first, last: r.NOM },
+            sex: r.SEXE,
+            birth: Event {
+                date: r.DATE_NAISSANCE,
+                certificate_id: None,
+                age: None,
+                location: Location::new(
+                    [
+                        r.COMMUNE_NAISSANCE,
+                        r.CODE_INSEE_NAISSANCE,
+                        r.CODE_POSTAL_NAISSANCE,
+                        r.CODE_INSEE_NAISSANCE_HISTORIQUE,
+                        r.DEPARTEMENT_NAISSANCE,
+                        r.PAYS_NAISSANCE,
+                        r.PAYS_NAISSANCE_CODEISO3,
+                    ],
+                    r.GEOPOINT_NAISSANCE,
+                ),
+            },
+            death: Event {
+                date: r.DATE_DECES,
+                certificate_id: r.NUM_DECES,
+                age: r.AGE_DECES,
+                location: Location::new(
+                    [
+                        r.COMMUNE_DECES,
+                        r.CODE_INSEE_DECES,
+                        r.CODE_POSTAL_DECES,
+                        r.CODE_INSEE_DECES_HISTORIQUE,
+                        r.DEPARTEMENT_DECES,
+                        r.PAYS_DECES,
+                        r.PAYS_DECES_CODEISO3,
+                    ],
+                    r.GEOPOINT_DECES,
+                ),
+            },
+        }
+    }
+}
+
+impl<'a> Location<'a> {
+    fn new(f: [Raw<'a>; 7], geo: Raw<'a>) -> Self {
+        let (longitude, latitude) = geo.and_then(wkt_point).unzip();
+        Location {
+            city: f[0],
+            code: f[1],
+            code_postal: f[2],
+            code_history: f[3],
+            department_code: f[4],
+            country: f[5],
+            country_code: f[6],
+            latitude,
+            longitude,
+        }
+    }
+}
+
+/// A raw JSON string's text; `None` for other JSON.
+fn text<'a>(raw: &'a RawValue) -> Option<Cow<'a, str>> {
+    serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+}
+
+/// `"POINT(lon lat)"` → (lon, lat).
+fn wkt_point(raw: &RawValue) -> Option<(f64, f64)> {
+    // A WKT point holds no character JSON escapes, so the raw text is the value.
+    let inner = raw
+        .get()
+        .strip_prefix('"')?
+        .strip_suffix('"')?
         .trim()
         .strip_prefix("POINT")?
         .trim_start()
         .strip_prefix('(')?
         .strip_suffix(')')?;
     let mut parts = inner.split_whitespace();
-    let lon: serde_json::Number = parts.next()?.parse().ok()?;
-    let lat: serde_json::Number = parts.next()?.parse().ok()?;
-    parts
-        .next()
-        .is_none()
-        .then_some((Value::Number(lon), Value::Number(lat)))
+    let number = |s: &str| {
+        let ok = s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+        s.parse::<f64>().ok().filter(|f| ok && f.is_finite())
+    };
+    let (lon, lat) = (number(parts.next()?)?, number(parts.next()?)?);
+    parts.next().is_none().then_some((lon, lat))
 }
 
-fn put(map: &mut Map<String, Value>, key: &str, v: &Value) {
-    if !v.is_null() {
-        map.insert(key.into(), v.clone());
+/// Writes a float as JavaScript prints it: whole numbers without a fraction.
+fn js_number<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        s.serialize_i64(*x as i64)
+    } else {
+        s.serialize_f64(*x)
+    }
+}
+
+fn js_number_opt<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(v) => js_number(v, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -99,17 +297,22 @@ pub fn round2(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn shape(hit: Value) -> Value {
+        let text = json!({"hits": {"hits": [hit]}}).to_string();
+        let answer: EsAnswer = serde_json::from_str(&text).unwrap();
+        serde_json::to_value(Person::from_hit(&answer.hits.hits[0])).unwrap()
+    }
 
     #[test]
     fn shapes_a_hit() {
-        let hit = json!({"_score": 171.00245, "_source": {
+        let p = shape(json!({"_score": 171.00245, "_source": {
             "UID": "pQet0sYyrNsf", "NOM": "Dupont", "PRENOMS": "Jean Pierre", "SEXE": "M",
             "DATE_NAISSANCE": "19350312", "COMMUNE_NAISSANCE": ["Paris", "Paris 14e"],
             "GEOPOINT_NAISSANCE": "POINT(2.3264 48.8331)", "AGE_DECES": 84,
-            "SOURCE": "2020-m01", "SOURCE_LINE": 1062, "NUM_DECES": "112"
-        }});
-        let p = person(&hit);
+            "SOURCE": "2020-m01", "SOURCE_LINE": 1062, "NUM_DECES": "112", "OTHER": 1
+        }}));
         assert_eq!(p["id"], "pQet0sYyrNsf");
         assert_eq!(
             p["name"],
@@ -130,11 +333,16 @@ mod tests {
 
     #[test]
     fn missing_or_odd_values() {
-        let p = person(&json!({"_score": null, "_source": {"GEOPOINT_DECES": "POINT(x y)"}}));
-        assert_eq!(p["name"]["first"], json!([""]));
+        let p = shape(json!({"_score": null, "_source": {
+            "GEOPOINT_DECES": "POINT(x y)", "PRENOMS": "Jos\u{e9} \"Jo\"", "NOM": null
+        }}));
+        assert_eq!(p["name"]["first"], json!(["José", "\"Jo\""]));
+        assert!(p["name"].get("last").is_none());
         assert_eq!(p["score"], 0);
-        assert!(p["death"]["location"].get("latitude").is_none());
-        let p = person(&json!("not a hit"));
         assert_eq!(p["scores"], json!({}));
+        assert!(p["death"]["location"].get("latitude").is_none());
+        let p = shape(json!({"_source": {"PRENOMS": 5, "GEOPOINT_DECES": "POINT(inf NaN)"}}));
+        assert_eq!(p["name"]["first"], json!([""]));
+        assert!(p["death"]["location"].get("longitude").is_none());
     }
 }
