@@ -236,7 +236,7 @@ fn token(scopes: &[&str], exp: u64, secret: &str) -> String {
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         iat: now(),
         exp,
-        jti: now(),
+        jti: Some(now().to_string()),
     };
     format!("Bearer {}", sign(&claims, secret.as_bytes()))
 }

@@ -1,5 +1,6 @@
 //! The logic the components share: plain Rust, tested natively.
 
+pub mod accounts;
 pub mod api;
 pub mod cors;
 pub mod search;

@@ -12,14 +12,38 @@ use sha2::Sha256;
 /// Leeway on `exp`, in seconds.
 const LEEWAY: u64 = 30;
 
-/// What a token says.
+/// What a token says. `jti` is the creation time of the first token of a session, as text
+/// (the original's tokens carry it as a string; a number is accepted too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub user: String,
     pub scopes: Vec<String>,
     pub iat: u64,
     pub exp: u64,
-    pub jti: u64,
+    #[serde(
+        default,
+        deserialize_with = "text_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jti: Option<String>,
+}
+
+impl Claims {
+    /// When the session began: `jti`, or `iat` for a token without one.
+    pub fn created_at(&self) -> u64 {
+        self.jti
+            .as_deref()
+            .and_then(|j| j.parse().ok())
+            .unwrap_or(self.iat)
+    }
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +153,7 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             iat: 1000,
             exp,
-            jti: 1000,
+            jti: Some("1000".into()),
         }
     }
 
@@ -171,6 +195,23 @@ mod tests {
             verify(&none, b"secret", 2000, "user"),
             Err(TokenError::InvalidSignature)
         );
+    }
+
+    #[test]
+    fn reads_the_original_tokens() {
+        // A token the original minted (string jti, and the password it used to sign in).
+        let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyIjoidXNlcjFAZ21haWwuY29tIiwicGFzc3dvcmQiOiJtYWdpY1Bhc3MiLCJzY29wZXMiOlsidXNlciJdLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6NDEwMjQ0NDgwMCwianRpIjoiMTcwMDAwMDAwMCJ9";
+        let payload: Claims = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload.created_at(), 1_700_000_000);
+        assert_eq!(payload.exp, 4_102_444_800);
+        let resigned = sign(&payload, b"k");
+        assert!(!resigned.contains("magicPass"));
+        assert!(verify(&resigned, b"k", 1_800_000_000, "user").is_ok());
     }
 
     #[test]
