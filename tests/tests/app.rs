@@ -44,17 +44,17 @@ fn healthcheck_and_json_404_from_the_search_component() {
 fn every_component_is_served() {
     let dir = TempDir::new("app");
     let h = app_host(&dir);
-    for (path, component) in [
-        ("/deces/api/v1/register", "otp-request"),
-        ("/deces/api/v1/auth", "otp-verify"),
-        ("/deces/api/v1/ratelimit/bans", "rate-limit"),
+    for (method, path, component, status) in [
+        ("GET", "/deces/api/v1/register", "otp-request", 405),
+        ("GET", "/deces/api/v1/auth", "otp-verify", 503),
+        ("GET", "/deces/api/v1/ratelimit/bans", "rate-limit", 501),
     ] {
-        let reply = h.get(path);
-        assert_eq!(reply.status, 501, "{path}");
-        assert!(reply.json()["msg"].is_string());
+        let reply = request(h.addr, method, path, &[], b"");
+        assert_eq!(reply.status, status, "{path}");
+        assert!(reply.json().is_object());
         assert!(h
             .log_text()
-            .contains(&format!("GET {path} {component} 501 ")));
+            .contains(&format!("{method} {path} {component} {status} ")));
     }
 }
 

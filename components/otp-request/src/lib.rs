@@ -1,11 +1,68 @@
-//! Placeholder: answers a clear JSON 501 until its issue lands.
+//! The one-time-code request component: POST /register, and the development outbox
+//! (`GET /dev/outbox?user=<email>`, only with `dev_routes = true`). Logic: `edge-core`.
 
-use edge_core::api;
-use edge_spin::respond;
-use spin_sdk::http::{IntoResponse, Request};
+use edge_core::accounts::{self, kv::Kv, Mailer, Outbox};
+use edge_core::api::{self, JsonReply};
+use edge_core::search::MAX_BODY_BYTES;
+use edge_core::{cors, search};
+use edge_spin::accounts::{config, new_code, HttpMailer, SpinKv};
+use edge_spin::{header, now_seconds, respond, variable};
+use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(_req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(respond(api::not_implemented()))
+fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let origins = variable("cors_allowed_origins", "*");
+    let origin = header(&req, "origin");
+    if *req.method() == Method::Options {
+        let asked = header(&req, "access-control-request-headers");
+        return Ok(respond(cors::preflight(&origins, origin, asked)));
+    }
+    let reply = match (req.method(), api::api_path(req.path())) {
+        (Method::Post, Some("/register")) => register(&req),
+        (_, Some("/register")) => api::method_not_allowed(),
+        (Method::Get, Some("/dev/outbox")) if variable("dev_routes", "false") == "true" => {
+            outbox(&req)
+        }
+        _ => api::route_not_found(),
+    };
+    Ok(respond(cors::decorate(reply, &origins, origin)))
+}
+
+fn register(req: &Request) -> JsonReply {
+    if req.body().len() > MAX_BODY_BYTES {
+        return api::payload_too_large();
+    }
+    let Some(cfg) = config() else {
+        return accounts::unavailable();
+    };
+    let kv = match SpinKv::open() {
+        Ok(kv) => kv,
+        Err(_) => return accounts::unavailable(),
+    };
+    let mut outbox;
+    let mut http;
+    let mailer: &mut dyn Mailer = if variable("mail_mode", "outbox") == "http" {
+        http = HttpMailer::from_variables();
+        &mut http
+    } else {
+        outbox = Outbox(&kv as &dyn Kv);
+        &mut outbox
+    };
+    let reply = accounts::register(&cfg, &kv, mailer, req.body(), now_seconds(), new_code);
+    if reply.status == 200 && reply.body.contains("\"valid\":false") {
+        eprintln!("register: code not sent");
+    }
+    reply
+}
+
+fn outbox(req: &Request) -> JsonReply {
+    let user = search::decode_query(req.query())
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "user").map(|(_, v)| v))
+        .unwrap_or_default();
+    match SpinKv::open() {
+        Ok(kv) => accounts::outbox_reply(&kv, &user),
+        Err(_) => accounts::unavailable(),
+    }
 }

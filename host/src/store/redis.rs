@@ -57,20 +57,39 @@ impl RedisStore {
         self.pool[i].clone()
     }
 
+    /// Runs a command, and once more when the first try met a dead connection (after a
+    /// Redis restart each pooled connection finds out on its next command; the manager
+    /// reconnects for the retry). A repeated INCRBY can only overcount, which every
+    /// counter here tolerates (limits get stricter, a code gets used up), never undercount.
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.conn();
+        match op(conn.clone()).await {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+                op(conn).await.map_err(err)
+            }
+            other => other.map_err(err),
+        }
+    }
+
     pub async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.conn().get(key).await.map_err(err)
+        self.run(|mut c| async move { c.get(key).await }).await
     }
 
     pub async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.conn().set(key, value).await.map_err(err)
+        self.run(|mut c| async move { c.set(key, value).await })
+            .await
     }
 
     pub async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.conn().del(key).await.map_err(err)
+        self.run(|mut c| async move { c.del(key).await }).await
     }
 
     pub async fn exists(&self, key: &str) -> StoreResult<bool> {
-        self.conn().exists(key).await.map_err(err)
+        self.run(|mut c| async move { c.exists(key).await }).await
     }
 
     pub async fn keys(&self) -> StoreResult<Vec<String>> {
@@ -97,7 +116,8 @@ impl RedisStore {
     }
 
     pub async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.conn().incr(key, delta).await.map_err(err)
+        self.run(|mut c| async move { c.incr(key, delta).await })
+            .await
     }
 
     pub async fn compare_and_swap(

@@ -1,5 +1,6 @@
 //! Glue between `edge-core` and spin-sdk, so each component stays a few lines.
 
+pub mod accounts;
 pub mod outbound;
 
 use edge_core::api::JsonReply;

@@ -20,7 +20,19 @@ pub fn call(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Outcome {
-    match send(base, method, path_with_query, body, timeout) {
+    call_with_headers(base, method, path_with_query, &[], body, timeout)
+}
+
+/// The same, with extra request headers.
+pub fn call_with_headers(
+    base: &BaseUrl,
+    method: &str,
+    path_with_query: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Outcome {
+    match send(base, method, path_with_query, headers, body, timeout) {
         Ok(o) => o,
         Err(ErrorCode::ConnectionTimeout | ErrorCode::HttpResponseTimeout) => Outcome::TimedOut,
         Err(_) => Outcome::Unreachable,
@@ -31,11 +43,15 @@ fn send(
     base: &BaseUrl,
     method: &str,
     path_with_query: &str,
+    extra: &[(&str, &str)],
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Outcome, ErrorCode> {
     let internal = |_| ErrorCode::InternalError(None);
     let mut list = vec![("accept".to_string(), b"application/json".to_vec())];
+    for (k, v) in extra {
+        list.push((k.to_string(), v.as_bytes().to_vec()));
+    }
     if let Some(b) = body {
         list.push(("content-type".to_string(), b"application/json".to_vec()));
         list.push((
