@@ -70,25 +70,57 @@ CONF
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
-# The host, with a SQLite store in the scratch directory and its log discarded.
+# A private Redis (no persistence) for the second host.
+need redis-server redis-server
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > /dev/null &
+pids+=($!)
+wait_port "$redis_port"
+
+# Two hosts (logs discarded): a SQLite store in the scratch directory, and that Redis.
+export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port"
+export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 host_port=$(free_port)
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
-SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port" \
 target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$host_port" \
   --runtime-config-file "$work/rc.toml" > /dev/null 2>&1 &
 pids+=($!)
+redis_host_port=$(free_port)
+printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
+target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$redis_host_port" \
+  --runtime-config-file "$work/redis.toml" > /dev/null 2>&1 &
+pids+=($!)
 wait_port "$host_port"
+wait_port "$redis_host_port"
 wait_port "$nginx_port"
 
 health=/deces/api/v1/healthcheck
 search='/deces/api/v1/search?firstName=Jean&lastName=Dupont'
 curl -fsS "http://127.0.0.1:$host_port$health" | grep -q '"OK"'
 curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/nginx/error.log"; exit 1; }
+curl -sS -X POST -H "content-type: application/json" -d '{"user":"a@example.org","password":"1"}' "http://127.0.0.1:$redis_host_port/deces/api/v1/auth" | grep -q "Wrong username" || { echo "auth on Redis does not answer" >&2; exit 1; }
 # What the host sends Elasticsearch for that search, replayed against the stub directly.
 cat > "$work/es.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"size":20,"from":0,"query":{"match_all":{}}}'
+LUA
+
+# POST /auth with a wrong password (one store read), and POST /register with a new
+# address each time (outbox mode: code record and mail written to the store).
+cat > "$work/auth.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"user":"nobody@example.org","password":"123456"}'
+LUA
+cat > "$work/register.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format('{"user":"bench%d.%d@example.org"}', math.random(1, 1000000000), n))
+end
 LUA
 
 # Prints "req_per_s p50_ms p99_ms" for one wrk run: measure URL CONNECTIONS [LUA].
@@ -105,13 +137,17 @@ measure() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A url conns lua rps p50 p99
-targets="health nginx search stub search1 stub1"
+targets="health nginx search stub search1 stub1 auth_sqlite auth_redis register_sqlite register_redis"
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$nginx_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
+url[auth_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/auth";       conns[auth_sqlite]=$CONNECTIONS; lua[auth_sqlite]=$work/auth.lua
+url[auth_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/auth";  conns[auth_redis]=$CONNECTIONS; lua[auth_redis]=$work/auth.lua
+url[register_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/register";      conns[register_sqlite]=$CONNECTIONS; lua[register_sqlite]=$work/register.lua
+url[register_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/register"; conns[register_redis]=$CONNECTIONS; lua[register_redis]=$work/register.lua
 for t in $targets; do
   wrk -t1 -c10 -d2s ${lua[$t]:+-s ${lua[$t]}} "${url[$t]}" > /dev/null   # warm-up
   : > "$work/$t.runs"
@@ -130,5 +166,9 @@ row search "GET /search, deces-edge -> ES stub"
 row stub   "POST /deces/_search, ES stub alone"
 row search1 "GET /search, deces-edge -> ES stub"
 row stub1  "POST /deces/_search, ES stub alone"
+row auth_sqlite "POST /auth (wrong password), SQLite"
+row auth_redis "POST /auth (wrong password), Redis"
+row register_sqlite "POST /register (outbox), SQLite"
+row register_redis "POST /register (outbox), Redis"
 awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
   printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'
