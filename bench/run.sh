@@ -6,6 +6,7 @@
 #    20-person search answer, vs that stub asked directly (its own time).
 #   bash bench/run.sh                       # 3 rounds of 10 s per target, 50 connections
 #   ROUNDS=1 DURATION=5 bash bench/run.sh
+#   TARGETS="auth_sqlite auth1_sqlite" bash bench/run.sh   # a subset
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -137,7 +138,7 @@ measure() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A url conns lua rps p50 p99
-targets="health nginx search stub search1 stub1 auth_sqlite auth_redis register_sqlite register_redis"
+targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
@@ -146,6 +147,8 @@ url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
 url[auth_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/auth";       conns[auth_sqlite]=$CONNECTIONS; lua[auth_sqlite]=$work/auth.lua
 url[auth_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/auth";  conns[auth_redis]=$CONNECTIONS; lua[auth_redis]=$work/auth.lua
+url[auth1_sqlite]=${url[auth_sqlite]}; conns[auth1_sqlite]=1; lua[auth1_sqlite]=$work/auth.lua
+url[auth1_redis]=${url[auth_redis]};   conns[auth1_redis]=1;  lua[auth1_redis]=$work/auth.lua
 url[register_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/register";      conns[register_sqlite]=$CONNECTIONS; lua[register_sqlite]=$work/register.lua
 url[register_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/register"; conns[register_redis]=$CONNECTIONS; lua[register_redis]=$work/register.lua
 for t in $targets; do
@@ -159,7 +162,7 @@ done
 
 echo "wrk -t$THREADS, median of $ROUNDS x ${DURATION}s, $(nproc) cores"
 printf '%-44s %5s %9s %8s %8s\n' target conns 'req/s' 'p50 ms' 'p99 ms'
-row() { printf '%-44s %5s %9s %8s %8s\n' "$2" "${conns[$1]}" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}"; }
+row() { [ -n "${rps[$1]:-}" ] || return 0; printf '%-44s %5s %9s %8s %8s\n' "$2" "${conns[$1]}" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}"; }
 row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
@@ -168,7 +171,9 @@ row search1 "GET /search, deces-edge -> ES stub"
 row stub1  "POST /deces/_search, ES stub alone"
 row auth_sqlite "POST /auth (wrong password), SQLite"
 row auth_redis "POST /auth (wrong password), Redis"
+row auth1_sqlite "POST /auth (wrong password), SQLite"
+row auth1_redis "POST /auth (wrong password), Redis"
 row register_sqlite "POST /register (outbox), SQLite"
 row register_redis "POST /register (outbox), Redis"
-awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
+[ -n "${rps[health]:-}" ] && [ -n "${rps[search1]:-}" ] && awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
   printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'
