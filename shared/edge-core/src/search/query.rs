@@ -57,7 +57,7 @@ fn body(req: &SearchRequest, full_text: bool, query: Value) -> Value {
         .iter()
         .map(|(key, order)| json!({ sort_field(key).unwrap_or("_score"): order }))
         .collect();
-    json!({
+    let mut body = json!({
         "min_score": if full_text { 5 } else { 0 },
         "track_total_hits": true,
         "_source": SOURCE_FIELDS,
@@ -65,7 +65,12 @@ fn body(req: &SearchRequest, full_text: bool, query: Value) -> Value {
         "sort": sort,
         "size": req.size,
         "from": (req.page - 1) * req.size,
-    })
+    });
+    if req.size == 0 {
+        // The original left `from` out when there was no page size.
+        body.as_object_mut().map(|b| b.remove("from"));
+    }
+    body
 }
 
 /// One clause per structured field present, in the original's field order.
@@ -157,34 +162,32 @@ fn first_name(value: &str, fuzzy: bool) -> Value {
     }
 }
 
-/// First, last and legal names. The legal name is one more last name; alone it is searched
-/// as the last name (**FIX**: the original matched everything).
+/// First, last and legal names, as the original queried them (the legal name is one more
+/// last-name clause); a legal name alone is searched as the last name (**FIX**: the original
+/// matched everything).
 fn names(req: &SearchRequest) -> Value {
     let first = req.text(Param::FirstName);
-    let mut lasts: Vec<String> = [Param::LastName, Param::LegalName]
-        .iter()
-        .filter_map(|p| req.text(*p))
-        .collect();
-    let last = (!lasts.is_empty()).then(|| lasts.remove(0));
+    let mut last = req.text(Param::LastName);
+    let mut legal = req.text(Param::LegalName);
+    if first.is_none() && last.is_none() {
+        last = legal.take();
+    }
     let both = first.is_some() && last.is_some();
     let min_should = if both { 2 } else { 1 };
+    let lasts = last.iter().chain(legal.iter());
     if !req.fuzzy {
         let mut should = Vec::new();
         if let Some(f) = &first {
             should.push(json!({ "match": { "PRENOM": f } }));
         }
-        for l in last.iter().chain(lasts.iter()) {
-            should.push(json!({ "match": { "NOM": l } }));
-        }
+        should.extend(lasts.map(|l| json!({ "match": { "NOM": l } })));
         return json!({ "bool": { "minimum_should_match": min_should, "should": should } });
     }
     let mut direct = Vec::new();
     if let Some(f) = &first {
         direct.push(first_name(f, true));
     }
-    for l in last.iter().chain(lasts.iter()) {
-        direct.push(fuzzy_term("NOM", l, true));
-    }
+    direct.extend(lasts.map(|l| fuzzy_term("NOM", l, true)));
     let mut should = vec![json!({ "bool": {
         "should": direct, "minimum_should_match": min_should, "boost": 2,
     } })];
@@ -372,6 +375,27 @@ mod tests {
         let last = must("lastName=Dupont");
         assert_eq!(alone, last);
         assert!(!alone.is_empty());
+    }
+
+    #[test]
+    fn legal_name_with_a_first_name_is_one_more_last_name_clause() {
+        let m = must("firstName=Nathalie&legalName=Leclercq");
+        let should = m[0]["bool"]["should"].as_array().unwrap();
+        assert_eq!(should.len(), 1, "no swapped branch without a last name");
+        assert_eq!(should[0]["bool"]["minimum_should_match"], 1);
+        let direct = should[0]["bool"]["should"].as_array().unwrap();
+        assert_eq!(direct.len(), 2);
+        assert_eq!(
+            direct[1]["bool"]["must"][0]["match"]["NOM"]["query"],
+            "Leclercq"
+        );
+    }
+
+    #[test]
+    fn size_zero_has_no_from() {
+        let b = call("lastName=A&size=0").body.unwrap();
+        assert_eq!(b["size"], 0);
+        assert!(b.get("from").is_none());
     }
 
     #[test]
