@@ -169,6 +169,7 @@ fn check(result: Result<search::request::SearchRequest, search::error::SearchErr
                 search::search_reply(&req, es_answer().to_string().as_bytes()).expect("shaped");
             assert_eq!(reply.status, 200);
             assert!(req.size <= search::request::MAX_SIZE);
+            assert!(req.page >= 1);
         }
         Err(e) => {
             let reply = e.reply();

@@ -84,8 +84,8 @@ struct Response<'a> {
     total: Value,
     #[serde(rename = "maxScoreES", serialize_with = "raw_or_null")]
     max_score: Option<&'a RawValue>,
-    size: u64,
-    page: u64,
+    size: i64,
+    page: i64,
     #[serde(serialize_with = "raw_or_zero")]
     delay: Option<&'a RawValue>,
     persons: Vec<person::Person<'a>>,

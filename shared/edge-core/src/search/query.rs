@@ -64,7 +64,7 @@ fn body(req: &SearchRequest, full_text: bool, query: Value) -> Value {
         "query": { "bool": { "must": [query] } },
         "sort": sort,
         "size": req.size,
-        "from": (req.page - 1) * req.size,
+        "from": (req.page - 1).saturating_mul(req.size),
     });
     if req.size == 0 {
         // The original left `from` out when there was no page size.
@@ -389,6 +389,15 @@ mod tests {
             direct[1]["bool"]["must"][0]["match"]["NOM"]["query"],
             "Leclercq"
         );
+    }
+
+    #[test]
+    fn negative_sizes_go_to_elasticsearch_as_the_original_did() {
+        let b = call("lastName=A&size=-5&page=999999999999999")
+            .body
+            .unwrap();
+        assert_eq!(b["size"], -5);
+        assert!(b["from"].as_i64().unwrap() < 0);
     }
 
     #[test]

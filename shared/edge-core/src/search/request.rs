@@ -7,9 +7,9 @@ use super::fields::{sort_field, Kind, Param};
 use serde_json::{Map, Value};
 
 /// Largest page size, and how deep paging may reach (Elasticsearch's result window).
-pub const MAX_SIZE: u64 = 1000;
-pub const MAX_WINDOW: u64 = 10_000;
-const DEFAULT_SIZE: u64 = 20;
+pub const MAX_SIZE: i64 = 1000;
+pub const MAX_WINDOW: i64 = 10_000;
+const DEFAULT_SIZE: i64 = 20;
 
 /// A validated search.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +23,9 @@ pub struct SearchRequest {
     /// `fuzzy` as given, and what it means.
     pub fuzzy_given: Option<Value>,
     pub fuzzy: bool,
-    pub size: u64,
-    pub page: u64,
+    /// As given: a negative size goes to Elasticsearch, which refuses it, as the original did.
+    pub size: i64,
+    pub page: i64,
     pub scroll: Option<String>,
     pub scroll_id: Option<String>,
 }
@@ -377,8 +378,8 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
     let size = match &size_given {
         None => DEFAULT_SIZE,
         Some(v) => match whole_number(v) {
-            Some(n) if n >= 0 => n as u64,
-            _ => {
+            Some(n) => n,
+            None => {
                 invalid(Param::Size, &as_text(v));
                 DEFAULT_SIZE
             }
@@ -388,7 +389,7 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
         None => 1,
         Some(v) => match whole_number(v) {
             Some(0) => 1,
-            Some(n) if n > 0 => n as u64,
+            Some(n) if n > 0 => n,
             _ => {
                 invalid(Param::Page, &as_text(v));
                 1
