@@ -85,7 +85,7 @@ impl Backend {
             }
         } else {
             eprintln!(
-                "search: elasticsearch {:?} on {} {}",
+                "search: elasticsearch {} on {} {}",
                 outcome_kind(&outcome),
                 call.method,
                 call.path
