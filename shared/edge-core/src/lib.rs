@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api;
 pub mod cors;
+pub mod limits;
 pub mod search;
 pub mod token;
 pub mod upstream;

@@ -1,0 +1,357 @@
+//! Request-rate limits and the anonymous search quota (security.md "Rate limits and
+//! quotas"): exact across replicas because every count is an atomic increment of a
+//! window-keyed counter; old windows are deleted lazily; bans are records with their expiry.
+
+use crate::accounts::kv::{Kv, StoreDown};
+use crate::api::JsonReply;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The families routes are limited by (api.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Search,
+    Agg,
+    Accounts,
+    Other,
+    Bulk,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Search => "search",
+            Family::Agg => "agg",
+            Family::Accounts => "accounts",
+            Family::Other => "other",
+            Family::Bulk => "bulk",
+        }
+    }
+
+    /// The family of a path below the API prefix; `None` for exempt routes.
+    pub fn of(path: &str) -> Option<Family> {
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        match first {
+            "healthcheck" | "dev" => None,
+            "search" if path == "/search" => Some(Family::Search),
+            "search" => Some(Family::Bulk),
+            "agg" => Some(Family::Agg),
+            "register" | "auth" => Some(Family::Accounts),
+            _ => Some(Family::Other),
+        }
+    }
+}
+
+/// At most `burst` requests per window of `burst / rate` seconds (so the long-run rate is
+/// `rate` per second); a rate of 0 or less turns the limit off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub rate: f64,
+    pub burst: u64,
+}
+
+impl Limit {
+    pub fn window_seconds(&self) -> u64 {
+        ((self.burst as f64 / self.rate).ceil() as u64).max(1)
+    }
+
+    fn off(&self) -> bool {
+        self.rate.is_nan() || self.rate <= 0.0 || self.burst == 0
+    }
+}
+
+/// The anonymous search quota: `max` per `window_seconds`, then a ban of `ban_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub max: i64,
+    pub window_seconds: u64,
+    pub ban_seconds: u64,
+}
+
+/// What one check says: the headers to add, and the refusal when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub headers: Vec<(String, String)>,
+    pub refusal: Option<JsonReply>,
+}
+
+impl Verdict {
+    fn pass() -> Self {
+        Verdict {
+            headers: Vec::new(),
+            refusal: None,
+        }
+    }
+}
+
+/// Counts one request against a limit for `who` (a client key, or `*` for everyone).
+pub fn check_limit(
+    kv: &dyn Kv,
+    scope: &str,
+    who: &str,
+    limit: Limit,
+    now: u64,
+) -> Result<Verdict, StoreDown> {
+    if limit.off() {
+        return Ok(Verdict::pass());
+    }
+    let span = limit.window_seconds();
+    let window = now / span;
+    let n = kv.increment(&format!("rl:{scope}:{who}:{window}"), 1)?;
+    if n == 1 && window >= 2 {
+        // The first request of a window clears the one before the previous.
+        let _ = kv.delete(&format!("rl:{scope}:{who}:{}", window - 2));
+    }
+    let reset = (window + 1) * span - now;
+    let burst = limit.burst as i64;
+    let headers = vec![
+        ("ratelimit-limit".to_string(), burst.to_string()),
+        (
+            "ratelimit-remaining".to_string(),
+            (burst - n).max(0).to_string(),
+        ),
+        ("ratelimit-reset".to_string(), reset.to_string()),
+    ];
+    let refusal = (n > burst).then(|| {
+        let mut reply = JsonReply::new(429, json!({ "msg": "error - too many requests" }))
+            .with_header("retry-after", reset.to_string());
+        reply.headers.extend(headers.iter().cloned());
+        reply
+    });
+    Ok(Verdict { headers, refusal })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Ban {
+    until: u64,
+    window: u64,
+    /// The quota count when the ban began: after it, the client starts again from there.
+    base: i64,
+}
+
+/// Counts one anonymous search against the quota for a client.
+pub fn check_quota(
+    kv: &dyn Kv,
+    client: &str,
+    quota: Quota,
+    now: u64,
+) -> Result<Verdict, StoreDown> {
+    if quota.max <= 0 || quota.window_seconds == 0 {
+        return Ok(Verdict::pass());
+    }
+    let hours = (quota.window_seconds as f64 / 3600.0).round() as u64;
+    let refuse = |retry: u64| {
+        JsonReply::new(
+            429,
+            json!({ "message": format!("No token provided and temporary anonymous usage expired, please register with email or wait {hours} hours") }),
+        )
+        .with_header("retry-after", retry.to_string())
+    };
+    let ban_key = format!("ban:{client}");
+    let ban: Option<Ban> = kv
+        .get(&ban_key)?
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(b) = &ban {
+        if now < b.until {
+            return Ok(Verdict {
+                headers: Vec::new(),
+                refusal: Some(refuse(b.until - now)),
+            });
+        }
+    }
+    let window = now / quota.window_seconds;
+    let n = kv.increment(&format!("quota:{client}:{window}"), 1)?;
+    if n == 1 && window >= 2 {
+        let _ = kv.delete(&format!("quota:{client}:{}", window - 2));
+    }
+    let base = match &ban {
+        Some(b) if b.window == window => b.base,
+        Some(_) => {
+            let _ = kv.delete(&ban_key);
+            0
+        }
+        None => 0,
+    };
+    if n - base > quota.max {
+        let record = Ban {
+            until: now + quota.ban_seconds,
+            window,
+            base: n,
+        };
+        kv.set(&ban_key, &serde_json::to_vec(&record).unwrap_or_default())?;
+        return Ok(Verdict {
+            headers: Vec::new(),
+            refusal: Some(refuse(quota.ban_seconds)),
+        });
+    }
+    Ok(Verdict::pass())
+}
+
+/// The client's address: the peer (without its port), or the X-Forwarded-For entry at the
+/// trusted depth counted from the right, so that a forged left-most entry changes nothing.
+pub fn client_key(peer: &str, forwarded_for: Option<&str>, trusted_proxies: usize) -> String {
+    let peer_ip = match peer.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() => {
+            host.trim_start_matches('[').trim_end_matches(']')
+        }
+        _ => peer,
+    };
+    if trusted_proxies == 0 {
+        return peer_ip.to_string();
+    }
+    let entries: Vec<&str> = forwarded_for
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    match entries.len().checked_sub(trusted_proxies) {
+        Some(i) => entries[i].to_string(),
+        None => entries.first().copied().unwrap_or(peer_ip).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::kv::MemoryKv;
+
+    #[test]
+    fn families() {
+        assert_eq!(Family::of("/healthcheck"), None);
+        assert_eq!(Family::of("/dev/outbox"), None);
+        assert_eq!(Family::of("/search"), Some(Family::Search));
+        assert_eq!(Family::of("/search/csv"), Some(Family::Bulk));
+        assert_eq!(Family::of("/agg"), Some(Family::Agg));
+        assert_eq!(Family::of("/auth"), Some(Family::Accounts));
+        assert_eq!(Family::of("/id/x"), Some(Family::Other));
+        assert_eq!(Family::of("/nope"), Some(Family::Other));
+    }
+
+    #[test]
+    fn a_burst_is_exact_and_the_window_resets() {
+        let kv = MemoryKv::default();
+        let limit = Limit {
+            rate: 1.0,
+            burst: 30,
+        };
+        assert_eq!(limit.window_seconds(), 30);
+        let passed = (0..31)
+            .filter(|_| {
+                check_limit(&kv, "search", "1.2.3.4", limit, 600)
+                    .unwrap()
+                    .refusal
+                    .is_none()
+            })
+            .count();
+        assert_eq!(passed, 30);
+        let refused = check_limit(&kv, "search", "1.2.3.4", limit, 601).unwrap();
+        let r = refused.refusal.unwrap();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.header("retry-after"), Some("29"));
+        assert_eq!(r.header("ratelimit-remaining"), Some("0"));
+        // Another client has its own count; the next window starts over.
+        assert!(check_limit(&kv, "search", "5.6.7.8", limit, 601)
+            .unwrap()
+            .refusal
+            .is_none());
+        assert!(check_limit(&kv, "search", "1.2.3.4", limit, 630)
+            .unwrap()
+            .refusal
+            .is_none());
+    }
+
+    #[test]
+    fn old_windows_are_deleted() {
+        let kv = MemoryKv::default();
+        let limit = Limit {
+            rate: 1.0,
+            burst: 1,
+        };
+        for t in 0..100 {
+            check_limit(&kv, "other", "c", limit, t).unwrap();
+        }
+        assert!(kv.counters.lock().unwrap().len() <= 2);
+    }
+
+    #[test]
+    fn quota_then_ban_then_a_fresh_start() {
+        let kv = MemoryKv::default();
+        let q = Quota {
+            max: 10,
+            window_seconds: 86_400,
+            ban_seconds: 100,
+        };
+        let passed = (0..15)
+            .filter(|_| check_quota(&kv, "c", q, 1_000).unwrap().refusal.is_none())
+            .count();
+        assert_eq!(passed, 10);
+        let r = check_quota(&kv, "c", q, 1_050).unwrap().refusal.unwrap();
+        assert_eq!(r.header("retry-after"), Some("50"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["message"],
+            "No token provided and temporary anonymous usage expired, please register with email or wait 24 hours"
+        );
+        // After the ban: max more, then banned again.
+        let passed = (0..15)
+            .filter(|_| check_quota(&kv, "c", q, 1_200).unwrap().refusal.is_none())
+            .count();
+        assert_eq!(passed, 10);
+    }
+
+    #[test]
+    fn quota_is_exact_under_concurrency() {
+        let kv = std::sync::Arc::new(MemoryKv::default());
+        let q = Quota {
+            max: 50,
+            window_seconds: 3600,
+            ban_seconds: 60,
+        };
+        let passed: usize = (0..200)
+            .map(|_| {
+                let kv = kv.clone();
+                std::thread::spawn(move || {
+                    check_quota(&*kv, "c", q, 10).unwrap().refusal.is_none() as usize
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(passed, 50);
+    }
+
+    #[test]
+    fn client_keys() {
+        assert_eq!(client_key("10.0.0.1:5555", Some("6.6.6.6"), 0), "10.0.0.1");
+        assert_eq!(client_key("[::1]:5555", None, 0), "::1");
+        // One trusted proxy appends the real client: forged entries on the left change nothing.
+        assert_eq!(
+            client_key("10.0.0.1:1", Some("6.6.6.6, 203.0.113.9"), 1),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_key("10.0.0.1:1", Some("1.1.1.1, 6.6.6.6, 203.0.113.9"), 1),
+            "203.0.113.9"
+        );
+        assert_eq!(client_key("10.0.0.1:1", Some("a, b, c"), 2), "b");
+        assert_eq!(client_key("10.0.0.1:1", None, 1), "10.0.0.1");
+    }
+
+    #[test]
+    fn store_down_is_an_error() {
+        let kv = MemoryKv::default();
+        kv.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let limit = Limit {
+            rate: 1.0,
+            burst: 1,
+        };
+        assert_eq!(check_limit(&kv, "s", "c", limit, 1), Err(StoreDown));
+        let q = Quota {
+            max: 1,
+            window_seconds: 10,
+            ban_seconds: 10,
+        };
+        assert_eq!(check_quota(&kv, "c", q, 1), Err(StoreDown));
+    }
+}
