@@ -97,10 +97,11 @@ pub fn check_limit(
     }
     let span = limit.window_seconds();
     let window = now / span;
-    let n = kv.increment(&format!("rl:{scope}:{who}:{window}"), 1)?;
+    // The key names its window length so that a sweep can tell stale windows.
+    let n = kv.increment(&format!("rl:{scope}:{span}:{who}:{window}"), 1)?;
     if n == 1 && window >= 2 {
         // The first request of a window clears the one before the previous.
-        let _ = kv.delete(&format!("rl:{scope}:{who}:{}", window - 2));
+        let _ = kv.delete(&format!("rl:{scope}:{span}:{who}:{}", window - 2));
     }
     let reset = (window + 1) * span - now;
     let burst = limit.burst as i64;
@@ -129,6 +130,77 @@ struct Ban {
     base: i64,
 }
 
+fn quota_key(client: &str, quota: Quota, window: u64) -> String {
+    format!("quota:{}:{client}:{window}", quota.window_seconds)
+}
+
+pub fn ban_key(client: &str) -> String {
+    format!("ban:{client}")
+}
+
+/// A current ban, as the operators' route lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BanView {
+    pub client: String,
+    pub until: u64,
+    #[serde(rename = "retryAfter")]
+    pub retry_after: u64,
+}
+
+/// The ban of a record, when it is still running at `now`.
+pub fn running_ban(key: &str, record: &[u8], now: u64) -> Option<BanView> {
+    let client = key.strip_prefix("ban:")?;
+    let ban: Ban = serde_json::from_slice(record).ok()?;
+    (now < ban.until).then(|| BanView {
+        client: client.to_string(),
+        until: ban.until,
+        retry_after: ban.until - now,
+    })
+}
+
+/// Lifts a client's ban: it starts again with a full quota.
+pub fn lift_ban(kv: &dyn Kv, client: &str, quota: Quota, now: u64) -> Result<bool, StoreDown> {
+    let key = ban_key(client);
+    let Some(bytes) = kv.get(&key)? else {
+        return Ok(false);
+    };
+    let was_running = running_ban(&key, &bytes, now).is_some();
+    let window = now / quota.window_seconds.max(1);
+    // An increment by zero reads the counter without the get that counters never take.
+    let count = kv.increment(&quota_key(client, quota, window), 0)?;
+    let record = Ban {
+        until: now,
+        window,
+        base: count,
+    };
+    kv.set(&key, &serde_json::to_vec(&record).unwrap_or_default())?;
+    Ok(was_running)
+}
+
+/// Whether a key is stale at `now`: a limit or quota counter two windows old or more, an
+/// expired ban from an earlier window, or an expired one-time-code record. Used by the sweep.
+pub fn stale(key: &str, record: Option<&[u8]>, now: u64) -> bool {
+    let parts: Vec<&str> = key.split(':').collect();
+    let old_window = |span: &str, window: &str| match (span.parse::<u64>(), window.parse::<u64>()) {
+        (Ok(span), Ok(window)) if span > 0 => window + 1 < now / span,
+        _ => false,
+    };
+    match parts.as_slice() {
+        ["rl", _scope, span, .., window] if parts.len() >= 5 => old_window(span, window),
+        ["quota", span, .., window] if parts.len() >= 4 => old_window(span, window),
+        ["ban", ..] => record
+            .and_then(|r| serde_json::from_slice::<Ban>(r).ok())
+            .is_some_and(|b| now >= b.until && now >= b.until + 86_400 * 2),
+        ["otp", _] => record
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(r).ok())
+            .is_some_and(|v| {
+                let at = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+                now >= at("expires_at") && now >= at("cooldown_until")
+            }),
+        _ => false,
+    }
+}
+
 /// Counts one anonymous search against the quota for a client.
 pub fn check_quota(
     kv: &dyn Kv,
@@ -147,7 +219,7 @@ pub fn check_quota(
         )
         .with_header("retry-after", retry.to_string())
     };
-    let ban_key = format!("ban:{client}");
+    let ban_key = ban_key(client);
     let ban: Option<Ban> = kv
         .get(&ban_key)?
         .and_then(|b| serde_json::from_slice(&b).ok());
@@ -160,9 +232,9 @@ pub fn check_quota(
         }
     }
     let window = now / quota.window_seconds;
-    let n = kv.increment(&format!("quota:{client}:{window}"), 1)?;
+    let n = kv.increment(&quota_key(client, quota, window), 1)?;
     if n == 1 && window >= 2 {
-        let _ = kv.delete(&format!("quota:{client}:{}", window - 2));
+        let _ = kv.delete(&quota_key(client, quota, window - 2));
     }
     let base = match &ban {
         Some(b) if b.window == window => b.base,
@@ -319,6 +391,33 @@ mod tests {
             .map(|t| t.join().unwrap())
             .sum();
         assert_eq!(passed, 50);
+    }
+
+    #[test]
+    fn lifting_and_sweeping() {
+        let kv = MemoryKv::default();
+        let q = Quota {
+            max: 2,
+            window_seconds: 1000,
+            ban_seconds: 500,
+        };
+        for _ in 0..3 {
+            check_quota(&kv, "c", q, 10).unwrap();
+        }
+        assert!(check_quota(&kv, "c", q, 11).unwrap().refusal.is_some());
+        let records = kv.records.lock().unwrap().clone();
+        let view = running_ban("ban:c", &records["ban:c"], 20).unwrap();
+        assert_eq!((view.client.as_str(), view.retry_after), ("c", 490));
+        assert!(lift_ban(&kv, "c", q, 20).unwrap());
+        let passed = (0..3)
+            .filter(|_| check_quota(&kv, "c", q, 21).unwrap().refusal.is_none())
+            .count();
+        assert_eq!(passed, 2);
+        assert!(stale("rl:search-client:30:1.2.3.4:5", None, 30 * 7));
+        assert!(!stale("rl:search-client:30:1.2.3.4:6", None, 30 * 7));
+        assert!(stale("quota:1000:c:0", None, 2000));
+        assert!(!stale("quota:1000:c:1", None, 2000));
+        assert!(!stale("other:key", None, 1 << 40));
     }
 
     #[test]
