@@ -1,6 +1,7 @@
 //! Glue between `edge-core` and spin-sdk, so each component stays a few lines.
 
 pub mod accounts;
+pub mod limits;
 pub mod outbound;
 
 use edge_core::api::JsonReply;
@@ -17,6 +18,12 @@ pub fn respond(reply: JsonReply) -> Response {
         builder.header(name, value);
     }
     builder.body(reply.body).build()
+}
+
+/// Adds headers to a reply.
+pub fn with_headers(mut reply: JsonReply, headers: Vec<(String, String)>) -> JsonReply {
+    reply.headers.extend(headers);
+    reply
 }
 
 /// A request header as text.
