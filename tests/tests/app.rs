@@ -47,7 +47,7 @@ fn every_component_is_served() {
     for (method, path, component, status) in [
         ("GET", "/deces/api/v1/register", "otp-request", 405),
         ("GET", "/deces/api/v1/auth", "otp-verify", 503),
-        ("GET", "/deces/api/v1/ratelimit/bans", "rate-limit", 501),
+        ("GET", "/deces/api/v1/ratelimit/bans", "rate-limit", 503),
     ] {
         let reply = request(h.addr, method, path, &[], b"");
         assert_eq!(reply.status, status, "{path}");

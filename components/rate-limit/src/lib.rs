@@ -1,11 +1,142 @@
-//! Placeholder: answers a clear JSON 501 until its issue lands.
+//! The operators' rate-limit routes (admin token): `GET /ratelimit/bans` lists the current
+//! bans, `DELETE /ratelimit/bans/{client-key}` lifts one, `POST /ratelimit/sweep` deletes
+//! stale counters and expired records in bounded batches. Logic: `edge-core`.
 
-use edge_core::api;
-use edge_spin::respond;
-use spin_sdk::http::{IntoResponse, Request};
+use edge_core::accounts::kv::Kv;
+use edge_core::api::{self, JsonReply};
+use edge_core::limits::{self, Family};
+use edge_core::{accounts, cors, search, token};
+use edge_spin::accounts::SpinKv;
+use edge_spin::{header, limits as gate, now_seconds, respond, variable, with_headers};
+use serde_json::json;
+use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
+use spin_sdk::key_value::Store;
+
+/// Keys examined per sweep call, so one call stays short.
+const SWEEP_BATCH: usize = 1000;
 
 #[http_component]
-fn handle(_req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(respond(api::not_implemented()))
+fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let origins = variable("cors_allowed_origins", "*");
+    let origin = header(&req, "origin");
+    if *req.method() == Method::Options {
+        let asked = header(&req, "access-control-request-headers");
+        return Ok(respond(cors::preflight(&origins, origin, asked)));
+    }
+    let headers = match gate::gate(&req, Family::Other, false) {
+        Ok(h) => h,
+        Err(refusal) => return Ok(respond(cors::decorate(refusal, &origins, origin))),
+    };
+    let reply = match admin(&req) {
+        Err(refusal) => refusal,
+        Ok(()) => route(&req),
+    };
+    Ok(respond(cors::decorate(
+        with_headers(reply, headers),
+        &origins,
+        origin,
+    )))
+}
+
+/// Every route here needs an admin token.
+fn admin(req: &Request) -> Result<(), JsonReply> {
+    let secret = variable("token_secret", "");
+    if secret.is_empty() {
+        eprintln!("rate-limit routes off: the token_secret variable is empty");
+        return Err(accounts::unavailable());
+    }
+    let t = token::bearer(header(req, "authorization"))
+        .and_then(|t| t.ok_or(token::TokenError::NoToken))
+        .map_err(|e| e.reply())?;
+    token::verify(t, secret.as_bytes(), now_seconds(), "admin")
+        .map(|_| ())
+        .map_err(|e| e.reply())
+}
+
+fn route(req: &Request) -> JsonReply {
+    let path = api::api_path(req.path()).unwrap_or("");
+    match (req.method(), path) {
+        (Method::Get, "/ratelimit/bans") => bans(),
+        (Method::Delete, p) if p.starts_with("/ratelimit/bans/") => {
+            let raw = &p["/ratelimit/bans/".len()..];
+            let client = search::decode_query(&format!("c={raw}"))
+                .ok()
+                .and_then(|mut pairs| pairs.pop())
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            lift(&client)
+        }
+        (Method::Post, "/ratelimit/sweep") => sweep(),
+        (_, "/ratelimit/bans" | "/ratelimit/sweep") => api::method_not_allowed(),
+        _ => api::route_not_found(),
+    }
+}
+
+fn bans() -> JsonReply {
+    let (Ok(store), now) = (Store::open_default(), now_seconds()) else {
+        return accounts::unavailable();
+    };
+    let Ok(keys) = store.get_keys() else {
+        return accounts::unavailable();
+    };
+    let mut list = Vec::new();
+    for key in keys.iter().filter(|k| k.starts_with("ban:")) {
+        if let Ok(Some(bytes)) = store.get(key) {
+            if let Some(view) = limits::running_ban(key, &bytes, now) {
+                list.push(view);
+            }
+        }
+    }
+    JsonReply::new(200, json!(list))
+}
+
+fn lift(client: &str) -> JsonReply {
+    if client.is_empty() {
+        return api::route_not_found();
+    }
+    let Ok(kv) = SpinKv::open() else {
+        return accounts::unavailable();
+    };
+    match limits::lift_ban(&kv, client, gate::quota(), now_seconds()) {
+        Ok(true) => JsonReply::new(200, json!({ "msg": "ban lifted", "client": client })),
+        Ok(false) => JsonReply::new(404, json!({ "msg": "no such ban", "client": client })),
+        Err(_) => accounts::unavailable(),
+    }
+}
+
+fn sweep() -> JsonReply {
+    let (Ok(store), Ok(kv)) = (Store::open_default(), SpinKv::open()) else {
+        return accounts::unavailable();
+    };
+    let Ok(keys) = store.get_keys() else {
+        return accounts::unavailable();
+    };
+    let now = now_seconds();
+    let mut deleted = 0;
+    let candidates = keys.iter().filter(|k| {
+        ["rl:", "quota:", "ban:", "otp:"]
+            .iter()
+            .any(|p| k.starts_with(p))
+    });
+    let mut examined = 0;
+    for key in candidates {
+        if examined == SWEEP_BATCH {
+            break;
+        }
+        examined += 1;
+        // Counters are never read with `get`: their names say when they are stale.
+        let record = if key.starts_with("ban:") || key.starts_with("otp:") {
+            store.get(key).ok().flatten()
+        } else {
+            None
+        };
+        if limits::stale(key, record.as_deref(), now) && kv.delete(key).is_ok() {
+            deleted += 1;
+        }
+    }
+    JsonReply::new(
+        200,
+        json!({ "examined": examined, "deleted": deleted, "more": examined == SWEEP_BATCH }),
+    )
 }

@@ -108,7 +108,8 @@ fn decide(req: &Request, family: Family, anonymous_search: bool) -> Result<Decis
     }
     if quota_on {
         let q = limits::check_quota(&kv, &who, quota, now).map_err(|_| "quota")?;
-        if let Some(refusal) = q.refusal {
+        if let Some(mut refusal) = q.refusal {
+            refusal.headers.extend(mine.headers);
             return Ok(Err(refusal));
         }
     }

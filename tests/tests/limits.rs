@@ -1,0 +1,278 @@
+//! Rate limits and the anonymous quota end to end: exact counts on one host and across two
+//! hosts sharing Redis, bans and their lifting, client identity behind proxies, store
+//! outages, and the operators' routes.
+
+use e2e::*;
+use edge_core::token::{sign, Claims};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "a-limits-test-secret-long-enough-for-hs256";
+const SEARCH: &str = "/deces/api/v1/search?lastName=Dupont";
+const QUOTA_MESSAGE: &str = "No token provided and temporary anonymous usage expired, please register with email or wait 24 hours";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn token(scopes: &[&str]) -> String {
+    let claims = Claims {
+        user: "someone@example.test".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        iat: now(),
+        exp: now() + 3600,
+        jti: Some(now().to_string()),
+    };
+    format!("Bearer {}", sign(&claims, SECRET.as_bytes()))
+}
+
+fn start(rc: PathBuf, es: &EsStub, extra: &[(&str, &str)]) -> Host {
+    let mut env = vec![
+        ("SPIN_VARIABLE_ES_URL".to_string(), es.url()),
+        ("SPIN_VARIABLE_TOKEN_SECRET".to_string(), SECRET.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Host::start(HostConfig {
+        manifest: root().join("spin.toml"),
+        runtime_config: Some(rc),
+        env,
+        ..Default::default()
+    })
+}
+
+fn sqlite(dir: &TempDir) -> PathBuf {
+    dir.write(
+        "rc.toml",
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
+    )
+}
+
+#[test]
+fn quota_exact_then_ban_then_lifted() {
+    let es = EsStub::start();
+    let dir = TempDir::new("limits-quota");
+    let h = start(
+        sqlite(&dir),
+        &es,
+        &[
+            ("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "10"),
+            ("SPIN_VARIABLE_ANONYMOUS_BAN_SECONDS", "2"),
+            ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "100"),
+            ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "1000"),
+        ],
+    );
+    for i in 0..10 {
+        let r = h.get(SEARCH);
+        assert_eq!(r.status, 200, "search {i}");
+        assert!(r.header("ratelimit-remaining").is_some());
+    }
+    let refused = h.get(SEARCH);
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json(), json!({ "message": QUOTA_MESSAGE }));
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    assert!(refused.header("ratelimit-limit").is_some());
+    let searches = es.recorded().len();
+    assert_eq!(searches, 10, "a refused request does no other work");
+    // A valid token is not counted and not refused.
+    let with_token = request(
+        h.addr,
+        "GET",
+        SEARCH,
+        &[("authorization", &token(&["user"]))],
+        b"",
+    );
+    assert_eq!(with_token.status, 200);
+    // The ban lifts after its duration; the quota starts again.
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(h.get(SEARCH).status, 200);
+}
+
+#[test]
+fn forged_forwarded_for_does_not_change_the_client() {
+    let es = EsStub::start();
+    let dir = TempDir::new("limits-xff");
+    let h = start(
+        sqlite(&dir),
+        &es,
+        &[
+            ("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "3"),
+            ("SPIN_VARIABLE_TRUSTED_PROXIES", "1"),
+        ],
+    );
+    let statuses: Vec<u16> = (0..5)
+        .map(|i| {
+            let xff = format!("198.51.100.{i}, 203.0.113.7");
+            request(h.addr, "GET", SEARCH, &[("x-forwarded-for", &xff)], b"").status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    // The client the trusted proxy saw is what counts: another one is served.
+    let other = request(
+        h.addr,
+        "GET",
+        SEARCH,
+        &[("x-forwarded-for", "203.0.113.8")],
+        b"",
+    );
+    assert_eq!(other.status, 200);
+}
+
+fn concurrent(hosts: &[&Host], n: usize, path: &'static str) -> Vec<u16> {
+    let addrs: Vec<_> = hosts.iter().map(|h| h.addr).collect();
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = addrs[i % addrs.len()];
+            std::thread::spawn(move || request(addr, "GET", path, &[], b"").status)
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn exact_across_two_hosts_on_redis() {
+    let es = EsStub::start();
+    let redis = Redis::start();
+    let dir = TempDir::new("limits-redis");
+    let rc = dir.write("rc.toml", &redis.runtime_config());
+    let env = [("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "50")];
+    let a = start(rc.clone(), &es, &env);
+    let b = start(rc, &es, &env);
+    let statuses = concurrent(&[&a, &b], 200, SEARCH);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        50,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 150);
+}
+
+#[test]
+fn bursts_are_exact() {
+    let es = EsStub::start();
+    let dir = TempDir::new("limits-burst");
+    let h = start(
+        sqlite(&dir),
+        &es,
+        &[
+            ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "0.01"),
+            ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "30"),
+        ],
+    );
+    let statuses = concurrent(&[&h], 31, SEARCH);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        30,
+        "{statuses:?}"
+    );
+    let refused = h.get(SEARCH);
+    assert_eq!(refused.status, 429);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 3000);
+    assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(refused.header("ratelimit-limit"), Some("30"));
+}
+
+#[test]
+fn store_down_fails_closed_or_open_as_configured() {
+    let es = EsStub::start();
+    let mut redis = Redis::start();
+    let dir = TempDir::new("limits-down");
+    let rc = dir.write("rc.toml", &redis.runtime_config());
+    let limits = [
+        ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "100"),
+        ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "1000"),
+        ("SPIN_VARIABLE_ACCOUNTS_RATE_PER_CLIENT", "100"),
+        ("SPIN_VARIABLE_ACCOUNTS_BURST_PER_CLIENT", "1000"),
+    ];
+    let deny = start(rc.clone(), &es, &limits);
+    let mut allow_env = limits.to_vec();
+    allow_env.push(("SPIN_VARIABLE_RATE_LIMIT_ON_STORE_ERROR", "allow"));
+    let allow = start(rc, &es, &allow_env);
+    assert_eq!(deny.get(SEARCH).status, 200);
+    redis.stop();
+    let r = deny.get(SEARCH);
+    assert_eq!(r.status, 503);
+    assert!(r.json()["msg"].is_string());
+    assert_eq!(
+        allow.get(SEARCH).status,
+        200,
+        "fail open for search when asked"
+    );
+    let body = json!({"user": "bob@example.org", "password": "123456"}).to_string();
+    for h in [&deny, &allow] {
+        let r = request(h.addr, "POST", "/deces/api/v1/auth", &[], body.as_bytes());
+        assert_eq!(r.status, 503, "accounts fail closed");
+        assert_eq!(
+            r.json(),
+            json!({"msg": "Service temporairement indisponible"})
+        );
+    }
+}
+
+#[test]
+fn operators_list_and_lift_bans() {
+    let es = EsStub::start();
+    let dir = TempDir::new("limits-admin");
+    let h = start(
+        sqlite(&dir),
+        &es,
+        &[("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "1")],
+    );
+    assert_eq!(h.get(SEARCH).status, 200);
+    assert_eq!(h.get(SEARCH).status, 429);
+    let admin = token(&["admin", "user"]);
+    let list = request(
+        h.addr,
+        "GET",
+        "/deces/api/v1/ratelimit/bans",
+        &[("authorization", &admin)],
+        b"",
+    );
+    assert_eq!(list.status, 200);
+    let bans = list.json();
+    assert_eq!(bans.as_array().unwrap().len(), 1, "{bans}");
+    let client = bans[0]["client"].as_str().unwrap().to_string();
+    assert_eq!(client, "127.0.0.1");
+    assert!(bans[0]["retryAfter"].as_u64().unwrap() > 0);
+    // Not for users.
+    let user = request(
+        h.addr,
+        "GET",
+        "/deces/api/v1/ratelimit/bans",
+        &[("authorization", &token(&["user"]))],
+        b"",
+    );
+    assert_eq!(user.status, 401);
+    assert_eq!(h.get("/deces/api/v1/ratelimit/bans").status, 401);
+    let path = format!("/deces/api/v1/ratelimit/bans/{client}");
+    let lifted = request(h.addr, "DELETE", &path, &[("authorization", &admin)], b"");
+    assert_eq!(lifted.status, 200);
+    assert_eq!(
+        h.get(SEARCH).status,
+        200,
+        "served again, with a fresh quota"
+    );
+    assert_eq!(h.get(SEARCH).status, 429);
+    let again = request(
+        h.addr,
+        "DELETE",
+        "/deces/api/v1/ratelimit/bans/10.9.9.9",
+        &[("authorization", &admin)],
+        b"",
+    );
+    assert_eq!(again.status, 404);
+    let sweep = request(
+        h.addr,
+        "POST",
+        "/deces/api/v1/ratelimit/sweep",
+        &[("authorization", &admin)],
+        b"",
+    );
+    assert_eq!(sweep.status, 200);
+    let report: Value = sweep.json();
+    assert!(report["examined"].as_u64().unwrap() >= 1);
+}
