@@ -394,6 +394,33 @@ mod tests {
     }
 
     #[test]
+    fn store_growth_is_bounded() {
+        // 10,000 requests from 1,000 clients across 5 windows of each policy.
+        let kv = MemoryKv::default();
+        let limit = Limit {
+            rate: 1.0,
+            burst: 60,
+        };
+        let quota = Quota {
+            max: 300,
+            window_seconds: 60,
+            ban_seconds: 10,
+        };
+        for i in 0..10_000u64 {
+            let now = i * 300 / 10_000; // 0..300 s: five 60 s windows
+            let c = i % 1000;
+            let client = format!("10.0.{}.{}", c / 256, c % 256);
+            check_limit(&kv, "search-client", &client, limit, now).unwrap();
+            check_limit(&kv, "search-global", "*", limit, now).unwrap();
+            check_quota(&kv, &client, quota, now).unwrap();
+        }
+        // What the current and the previous windows need: per client, one limit counter
+        // and one quota counter in each; one global counter in each.
+        let keys = kv.counters.lock().unwrap().len() + kv.records.lock().unwrap().len();
+        assert!(keys <= 2 * (1000 * 2 + 1), "{keys} keys");
+    }
+
+    #[test]
     fn lifting_and_sweeping() {
         let kv = MemoryKv::default();
         let q = Quota {
