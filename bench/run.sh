@@ -78,21 +78,28 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > /
 pids+=($!)
 wait_port "$redis_port"
 
-# Two hosts (logs discarded): a SQLite store in the scratch directory, and that Redis.
+# Hosts (logs discarded) on a SQLite store in the scratch directory and on that Redis: with
+# the rate limits and quota off (the load would be refused otherwise), and with them on but
+# never reached (every request is counted, none refused) to measure what the check costs.
 export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port"
 export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
-host_port=$(free_port)
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
-target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$host_port" \
-  --runtime-config-file "$work/rc.toml" > /dev/null 2>&1 &
-pids+=($!)
-redis_host_port=$(free_port)
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
-target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$redis_host_port" \
-  --runtime-config-file "$work/redis.toml" > /dev/null 2>&1 &
-pids+=($!)
-wait_port "$host_port"
-wait_port "$redis_host_port"
+serve() { # serve PORT RUNTIME_CONFIG on|off
+  local value=0 burst=0
+  [ "$3" = on ] && value=1000000 && burst=1000000000
+  ( for f in SEARCH AGG ACCOUNTS OTHER BULK; do for w in PER_CLIENT GLOBAL; do
+      export "SPIN_VARIABLE_${f}_RATE_${w}=$value" "SPIN_VARIABLE_${f}_BURST_${w}=$burst"; done; done
+    export SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX=$burst
+    exec target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$1" \
+      --runtime-config-file "$2" > /dev/null 2>&1 ) &
+  pids+=($!)
+}
+host_port=$(free_port);         serve "$host_port" "$work/rc.toml" off
+redis_host_port=$(free_port);   serve "$redis_host_port" "$work/redis.toml" off
+limited_port=$(free_port);      serve "$limited_port" "$work/rc.toml" on
+limited_redis_port=$(free_port); serve "$limited_redis_port" "$work/redis.toml" on
+for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port"; do wait_port "$p"; done
 wait_port "$nginx_port"
 
 health=/deces/api/v1/healthcheck
@@ -138,7 +145,7 @@ measure() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A url conns lua rps p50 p99
-targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis"}
+targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
@@ -149,6 +156,12 @@ url[auth_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/auth";       conns[au
 url[auth_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/auth";  conns[auth_redis]=$CONNECTIONS; lua[auth_redis]=$work/auth.lua
 url[auth1_sqlite]=${url[auth_sqlite]}; conns[auth1_sqlite]=1; lua[auth1_sqlite]=$work/auth.lua
 url[auth1_redis]=${url[auth_redis]};   conns[auth1_redis]=1;  lua[auth1_redis]=$work/auth.lua
+# A cheap limited route (family "other", refused by validation without reaching ES).
+cheap=/deces/api/v1/id/x
+url[off_sqlite]="http://127.0.0.1:$host_port$cheap";           conns[off_sqlite]=1
+url[on_sqlite]="http://127.0.0.1:$limited_port$cheap";         conns[on_sqlite]=1
+url[off_redis]="http://127.0.0.1:$redis_host_port$cheap";      conns[off_redis]=1
+url[on_redis]="http://127.0.0.1:$limited_redis_port$cheap";    conns[on_redis]=1
 url[register_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/register";      conns[register_sqlite]=$CONNECTIONS; lua[register_sqlite]=$work/register.lua
 url[register_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/register"; conns[register_redis]=$CONNECTIONS; lua[register_redis]=$work/register.lua
 for t in $targets; do
@@ -175,5 +188,12 @@ row auth1_sqlite "POST /auth (wrong password), SQLite"
 row auth1_redis "POST /auth (wrong password), Redis"
 row register_sqlite "POST /register (outbox), SQLite"
 row register_redis "POST /register (outbox), Redis"
+row off_sqlite "GET /id/x, limits off, SQLite"
+row on_sqlite "GET /id/x, limits on, SQLite"
+row off_redis "GET /id/x, limits off, Redis"
+row on_redis "GET /id/x, limits on, Redis"
 [ -n "${rps[health]:-}" ] && [ -n "${rps[search1]:-}" ] && awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
   printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'
+[ -n "${rps[on_sqlite]:-}" ] && [ -n "${rps[on_redis]:-}" ] && awk -v a="${p50[on_sqlite]}" -v b="${p50[off_sqlite]}" -v c="${p50[on_redis]}" -v d="${p50[off_redis]}" 'BEGIN {
+  printf "median cost of the rate-limit check (1 connection): %.3f ms on SQLite, %.3f ms on Redis\n", a - b, c - d }'
+true
