@@ -52,11 +52,22 @@ fn sqlite(dir: &TempDir) -> PathBuf {
 }
 
 #[test]
-fn quota_exact_then_ban_then_lifted() {
-    let es = EsStub::start();
+fn quota_exact_then_ban_then_lifted_on_redis() {
+    let redis = Redis::start();
+    let dir = TempDir::new("limits-quota-redis");
+    quota_exact_then_ban_then_lifted(dir.write("rc.toml", &redis.runtime_config()));
+}
+
+#[test]
+fn quota_exact_then_ban_then_lifted_on_sqlite() {
     let dir = TempDir::new("limits-quota");
+    quota_exact_then_ban_then_lifted(sqlite(&dir));
+}
+
+fn quota_exact_then_ban_then_lifted(rc: PathBuf) {
+    let es = EsStub::start();
     let h = start(
-        sqlite(&dir),
+        rc,
         &es,
         &[
             ("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "10"),
@@ -94,9 +105,10 @@ fn quota_exact_then_ban_then_lifted() {
 #[test]
 fn forged_forwarded_for_does_not_change_the_client() {
     let es = EsStub::start();
+    let redis = Redis::start();
     let dir = TempDir::new("limits-xff");
     let h = start(
-        sqlite(&dir),
+        dir.write("rc.toml", &redis.runtime_config()),
         &es,
         &[
             ("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "3"),
