@@ -162,25 +162,38 @@ fn exact_across_two_hosts_on_redis() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 150);
 }
 
+const BURST: [(&str, &str); 2] = [
+    ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "0.01"),
+    ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "30"),
+];
+
 #[test]
-fn bursts_are_exact() {
+fn bursts_are_exact_on_one_host() {
     let es = EsStub::start();
     let dir = TempDir::new("limits-burst");
-    let h = start(
-        sqlite(&dir),
-        &es,
-        &[
-            ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "0.01"),
-            ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "30"),
-        ],
-    );
-    let statuses = concurrent(&[&h], 31, SEARCH);
+    let h = start(sqlite(&dir), &es, &BURST);
+    bursts_are_exact(&[&h]);
+}
+
+#[test]
+fn bursts_are_exact_across_two_hosts_on_redis() {
+    let es = EsStub::start();
+    let redis = Redis::start();
+    let dir = TempDir::new("limits-burst-redis");
+    let rc = dir.write("rc.toml", &redis.runtime_config());
+    let a = start(rc.clone(), &es, &BURST);
+    let b = start(rc, &es, &BURST);
+    bursts_are_exact(&[&a, &b]);
+}
+
+fn bursts_are_exact(hosts: &[&Host]) {
+    let statuses = concurrent(hosts, 31, SEARCH);
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         30,
         "{statuses:?}"
     );
-    let refused = h.get(SEARCH);
+    let refused = hosts[0].get(SEARCH);
     assert_eq!(refused.status, 429);
     let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 3000);
