@@ -301,3 +301,68 @@ fn operators_list_and_lift_bans() {
     let report: Value = sweep.json();
     assert!(report["examined"].as_u64().unwrap() >= 1);
 }
+
+/// Keys in a Redis database, asked over its protocol.
+fn redis_keys(port: u16) -> u64 {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim().trim_start_matches(':').parse().unwrap()
+}
+
+#[test]
+fn store_growth_is_bounded_on_redis() {
+    // 10,000 requests from 1,000 clients (behind one trusted proxy) across 5 one-second
+    // windows of the per-client and global limits.
+    let es = EsStub::start();
+    let redis = Redis::start();
+    let dir = TempDir::new("limits-growth");
+    let h = start(
+        dir.write("rc.toml", &redis.runtime_config()),
+        &es,
+        &[
+            ("SPIN_VARIABLE_TRUSTED_PROXIES", "1"),
+            ("SPIN_VARIABLE_OTHER_RATE_PER_CLIENT", "1000"),
+            ("SPIN_VARIABLE_OTHER_BURST_PER_CLIENT", "1000"),
+            ("SPIN_VARIABLE_OTHER_RATE_GLOBAL", "100000"),
+            ("SPIN_VARIABLE_OTHER_BURST_GLOBAL", "100000"),
+        ],
+    );
+    let addr = h.addr;
+    for _batch in 0..5 {
+        // Start each batch at the beginning of a second, so every client is seen in each.
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis();
+        std::thread::sleep(Duration::from_millis(u64::from(1000 - ms) + 5));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in (t..2000).step_by(8) {
+                        let c = i % 1000;
+                        let xff = format!("10.1.{}.{}", c / 256, c % 256);
+                        let r = request(
+                            addr,
+                            "GET",
+                            "/deces/api/v1/id/x",
+                            &[("x-forwarded-for", &xff)],
+                            b"",
+                        );
+                        assert_eq!(r.status, 400);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+    // What the current and the previous windows need: one counter per client in each, and
+    // one global counter in each.
+    let keys = redis_keys(redis.port);
+    assert!(keys >= 1000, "{keys} keys: the counters are there");
+    assert!(keys <= 2 * (1000 + 1), "{keys} keys");
+}
