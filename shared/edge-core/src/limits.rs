@@ -55,7 +55,7 @@ impl Limit {
         ((self.burst as f64 / self.rate).ceil() as u64).max(1)
     }
 
-    fn off(&self) -> bool {
+    pub fn off(&self) -> bool {
         self.rate.is_nan() || self.rate <= 0.0 || self.burst == 0
     }
 }

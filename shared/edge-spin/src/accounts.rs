@@ -1,6 +1,6 @@
 //! The account components' Spin side: the store, settings, randomness and mail delivery.
 
-use crate::{outbound, variable};
+use crate::{number_variable, outbound, variable};
 use edge_core::accounts::kv::{Kv, StoreDown};
 use edge_core::accounts::{otp::OtpRules, AccountsConfig, Mail, Mailer};
 use edge_core::upstream::{BaseUrl, Outcome};
@@ -41,13 +41,6 @@ impl Kv for SpinKv {
     }
 }
 
-fn number(name: &str, default: u64) -> u64 {
-    variable(name, &default.to_string())
-        .trim()
-        .parse()
-        .unwrap_or(default)
-}
-
 /// The settings; `None` (and one log line) while `token_secret` is empty.
 pub fn config() -> Option<AccountsConfig> {
     let secret = variable("token_secret", "");
@@ -63,13 +56,13 @@ pub fn config() -> Option<AccountsConfig> {
         admin_user: variable("admin_user", ""),
         admin_password: variable("admin_password", ""),
         static_users: AccountsConfig::static_users(&variable("static_users_json", "")),
-        user_token_days: number("user_token_days", 30),
-        renewal_days: number("token_renewal_days", 360),
-        admin_token_hours: number("admin_token_hours", 24),
+        user_token_days: number_variable("user_token_days", 30),
+        renewal_days: number_variable("token_renewal_days", 360),
+        admin_token_hours: number_variable("admin_token_hours", 24),
         otp: OtpRules {
-            ttl_seconds: number("otp_ttl_seconds", 600),
-            max_attempts: number("otp_max_attempts", 5) as i64,
-            cooldown_seconds: number("otp_resend_cooldown_seconds", 60),
+            ttl_seconds: number_variable("otp_ttl_seconds", 600),
+            max_attempts: number_variable("otp_max_attempts", 5) as i64,
+            cooldown_seconds: number_variable("otp_resend_cooldown_seconds", 60),
         },
         app_dns: variable("app_dns", "deces.matchid.io"),
         disposable_extra: variable("disposable_domains_extra", "")

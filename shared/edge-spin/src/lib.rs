@@ -36,6 +36,14 @@ pub fn variable(name: &str, default: &str) -> String {
     spin_sdk::variables::get(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// A whole-number variable, or `default` when it is unset or not a number.
+pub fn number_variable(name: &str, default: u64) -> u64 {
+    variable(name, &default.to_string())
+        .trim()
+        .parse()
+        .unwrap_or(default)
+}
+
 /// Seconds since the epoch.
 pub fn now_seconds() -> u64 {
     std::time::SystemTime::now()

@@ -3,7 +3,7 @@
 //! store's atomic counters. Settings come from variables.
 
 use crate::accounts::SpinKv;
-use crate::{header, now_seconds, variable};
+use crate::{header, now_seconds, number_variable, variable};
 use edge_core::accounts;
 use edge_core::api::JsonReply;
 use edge_core::limits::{self, Family, Limit, Quota};
@@ -31,18 +31,11 @@ fn limit(f: Family, which: &str, default: Limit) -> Limit {
     }
 }
 
-fn number(name: &str, default: u64) -> u64 {
-    variable(name, &default.to_string())
-        .trim()
-        .parse()
-        .unwrap_or(default)
-}
-
 pub fn quota() -> Quota {
     Quota {
-        max: number("anonymous_quota_max", 300) as i64,
-        window_seconds: number("anonymous_quota_window_seconds", 86_400),
-        ban_seconds: number("anonymous_ban_seconds", 14_400),
+        max: number_variable("anonymous_quota_max", 300) as i64,
+        window_seconds: number_variable("anonymous_quota_window_seconds", 86_400),
+        ban_seconds: number_variable("anonymous_ban_seconds", 14_400),
     }
 }
 
@@ -51,7 +44,7 @@ pub fn client(req: &Request) -> String {
     limits::client_key(
         header(req, "spin-client-addr").unwrap_or("unknown"),
         header(req, "x-forwarded-for"),
-        number("trusted_proxies", 0) as usize,
+        number_variable("trusted_proxies", 0) as usize,
     )
 }
 
@@ -88,8 +81,7 @@ fn decide(req: &Request, family: Family, anonymous_search: bool) -> Result<Decis
     let global = limit(family, "global", global_default);
     let quota = quota();
     let quota_on = anonymous_search && quota.max > 0;
-    let any = |l: &Limit| l.rate > 0.0 && l.burst > 0;
-    if !any(&per_client) && !any(&global) && !quota_on {
+    if per_client.off() && global.off() && !quota_on {
         return Ok(Ok(Vec::new()));
     }
     let kv = SpinKv::open().map_err(|_| "open")?;
