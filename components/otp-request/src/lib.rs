@@ -3,44 +3,27 @@
 
 use edge_core::accounts::{self, kv::Kv, Mailer, Outbox};
 use edge_core::api::{self, JsonReply};
-use edge_core::limits::Family;
+use edge_core::search;
 use edge_core::search::MAX_BODY_BYTES;
-use edge_core::{cors, search};
 use edge_spin::accounts::{config, new_code, HttpMailer, SpinKv};
-use edge_spin::{header, limits, now_seconds, respond, variable, with_headers};
+use edge_spin::{now_seconds, variable};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let origins = variable("cors_allowed_origins", "*");
-    let origin = header(&req, "origin");
-    if *req.method() == Method::Options {
-        let asked = header(&req, "access-control-request-headers");
-        return Ok(respond(cors::preflight(&origins, origin, asked)));
-    }
-    // The rate-limit decision comes first; a refused request does nothing else.
-    let path = api::api_path(req.path()).unwrap_or("");
-    let mut headers = Vec::new();
-    if let Some(family) = Family::of(path) {
-        match limits::gate(&req, family, false) {
-            Ok(h) => headers = h,
-            Err(refusal) => return Ok(respond(cors::decorate(refusal, &origins, origin))),
-        }
-    }
-    let reply = match (req.method(), api::api_path(req.path())) {
-        (Method::Post, Some("/register")) => register(&req),
+    Ok(edge_spin::serve(&req, route))
+}
+
+fn route(req: &Request) -> JsonReply {
+    match (req.method(), api::api_path(req.path())) {
+        (Method::Post, Some("/register")) => register(req),
         (_, Some("/register")) => api::method_not_allowed(),
         (Method::Get, Some("/dev/outbox")) if variable("dev_routes", "false") == "true" => {
-            outbox(&req)
+            outbox(req)
         }
         _ => api::route_not_found(),
-    };
-    Ok(respond(cors::decorate(
-        with_headers(reply, headers),
-        &origins,
-        origin,
-    )))
+    }
 }
 
 fn register(req: &Request) -> JsonReply {

@@ -4,10 +4,10 @@
 
 use edge_core::accounts::kv::Kv;
 use edge_core::api::{self, JsonReply};
-use edge_core::limits::{self, Family};
-use edge_core::{accounts, cors, search, token};
+use edge_core::limits;
+use edge_core::{accounts, search, token};
 use edge_spin::accounts::SpinKv;
-use edge_spin::{header, limits as gate, now_seconds, respond, variable, with_headers};
+use edge_spin::{header, limits as gate, now_seconds, variable};
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
@@ -18,25 +18,10 @@ const SWEEP_BATCH: usize = 1000;
 
 #[http_component]
 fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let origins = variable("cors_allowed_origins", "*");
-    let origin = header(&req, "origin");
-    if *req.method() == Method::Options {
-        let asked = header(&req, "access-control-request-headers");
-        return Ok(respond(cors::preflight(&origins, origin, asked)));
-    }
-    let headers = match gate::gate(&req, Family::Other, false) {
-        Ok(h) => h,
-        Err(refusal) => return Ok(respond(cors::decorate(refusal, &origins, origin))),
-    };
-    let reply = match admin(&req) {
+    Ok(edge_spin::serve(&req, |req| match admin(req) {
         Err(refusal) => refusal,
-        Ok(()) => route(&req),
-    };
-    Ok(respond(cors::decorate(
-        with_headers(reply, headers),
-        &origins,
-        origin,
-    )))
+        Ok(()) => route(req),
+    }))
 }
 
 /// Every route here needs an admin token.

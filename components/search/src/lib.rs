@@ -2,11 +2,10 @@
 //! JSON 404 for every other path under the API prefix. The logic is in `edge-core`.
 
 use edge_core::api::{self, JsonReply};
-use edge_core::limits::Family;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
-use edge_core::{cors, token, version};
-use edge_spin::{header, limits, now_seconds, outbound, respond, variable, with_headers};
+use edge_core::{token, version};
+use edge_spin::{header, now_seconds, outbound, variable};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
@@ -14,31 +13,10 @@ use std::time::Duration;
 
 #[http_component]
 fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let origins = variable("cors_allowed_origins", "*");
-    let origin = header(&req, "origin");
-    if *req.method() == Method::Options {
-        let asked = header(&req, "access-control-request-headers");
-        return Ok(respond(cors::preflight(&origins, origin, asked)));
-    }
-    let reply = route(&req);
-    Ok(respond(cors::decorate(reply, &origins, origin)))
+    Ok(edge_spin::serve(&req, route))
 }
 
 fn route(req: &Request) -> JsonReply {
-    // The rate-limit decision comes first; a refused request does nothing else.
-    let path = api::api_path(req.path()).unwrap_or("");
-    let mut headers = Vec::new();
-    if let Some(family) = Family::of(path) {
-        let anonymous_search = family == Family::Search && header(req, "authorization").is_none();
-        match limits::gate(req, family, anonymous_search) {
-            Ok(h) => headers = h,
-            Err(refusal) => return refusal,
-        }
-    }
-    with_headers(serve(req), headers)
-}
-
-fn serve(req: &Request) -> JsonReply {
     let get = *req.method() == Method::Get;
     match api::api_path(req.path()) {
         Some("/healthcheck") if get => api::healthcheck(),

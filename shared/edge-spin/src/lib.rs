@@ -4,8 +4,34 @@ pub mod accounts;
 pub mod limits;
 pub mod outbound;
 
-use edge_core::api::JsonReply;
-use spin_sdk::http::{Request, Response};
+use edge_core::api::{self, JsonReply};
+use edge_core::cors;
+use edge_core::limits::Family;
+use spin_sdk::http::{Method, Request, Response};
+
+/// Every component's frame: the CORS preflight, then the rate-limit decision (a refused
+/// request does nothing else), then the route; CORS and limit headers on the answer.
+pub fn serve(req: &Request, route: impl FnOnce(&Request) -> JsonReply) -> Response {
+    let origins = variable("cors_allowed_origins", "*");
+    let origin = header(req, "origin");
+    if *req.method() == Method::Options {
+        let asked = header(req, "access-control-request-headers");
+        return respond(cors::preflight(&origins, origin, asked));
+    }
+    let mut headers = Vec::new();
+    if let Some(family) = Family::of(api::api_path(req.path()).unwrap_or("")) {
+        let anonymous_search = family == Family::Search && header(req, "authorization").is_none();
+        match limits::gate(req, family, anonymous_search) {
+            Ok(h) => headers = h,
+            Err(refusal) => return respond(cors::decorate(refusal, &origins, origin)),
+        }
+    }
+    respond(cors::decorate(
+        with_headers(route(req), headers),
+        &origins,
+        origin,
+    ))
+}
 
 /// Turns a reply into a Spin response with a JSON content type (none for an empty body).
 pub fn respond(reply: JsonReply) -> Response {
