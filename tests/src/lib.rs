@@ -318,10 +318,21 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect to host");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("set timeout");
+    try_request(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+}
+
+/// Like [`request`], but a refused or broken connection is an error, not a panic (for
+/// clients that retry on another replica).
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -330,9 +341,9 @@ pub fn request(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(body).expect("send body");
-    read_reply(&mut BufReader::new(stream)).expect("read reply")
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    read_reply(&mut BufReader::new(stream))
 }
 
 /// Reads one HTTP/1.1 response (Content-Length, chunked, or until close).
@@ -686,5 +697,138 @@ fn serve_records(records: &[serde_json::Value], req: &Recorded) -> (u16, serde_j
         page(from, size, req.query.contains("scroll="))
     } else {
         (404, json!({"error": "no handler", "status": 404}))
+    }
+}
+
+/// Runtime config keeping the default store in `kv.db` inside `dir`.
+pub fn sqlite_runtime_config(dir: &TempDir) -> PathBuf {
+    dir.write(
+        "rc.toml",
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
+    )
+}
+
+/// The real application (`spin.toml` and the built components) on one host, with a runtime
+/// config and variables as `(SPIN_VARIABLE_NAME, value)` pairs (a later pair wins).
+pub fn app_host(runtime_config: PathBuf, vars: &[(&str, &str)]) -> Host {
+    Host::start(app_config(runtime_config, vars))
+}
+
+/// The configuration [`app_host`] starts, for suites that start several replicas.
+pub fn app_config(runtime_config: PathBuf, vars: &[(&str, &str)]) -> HostConfig {
+    HostConfig {
+        manifest: root().join("spin.toml"),
+        runtime_config: Some(runtime_config),
+        env: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// An `Authorization` value: a token for `user` with `scopes`, valid `ttl` seconds from now.
+pub fn bearer(secret: &str, user: &str, scopes: &[&str], ttl: i64) -> String {
+    let claims = edge_core::token::Claims {
+        user: user.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        iat: now(),
+        exp: now().saturating_add_signed(ttl),
+        jti: Some(now().to_string()),
+    };
+    format!(
+        "Bearer {}",
+        edge_core::token::sign(&claims, secret.as_bytes())
+    )
+}
+
+/// POST a JSON body.
+pub fn try_post_json(
+    addr: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+) -> std::io::Result<Reply> {
+    try_request(
+        addr,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+pub fn post_json(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Reply {
+    try_post_json(addr, path, body).unwrap_or_else(|e| panic!("POST {path} on {addr}: {e}"))
+}
+
+/// The accounts routes, as a client drives them.
+pub mod accounts {
+    use super::*;
+    use serde_json::{json, Value};
+
+    pub const REGISTER: &str = "/deces/api/v1/register";
+    pub const AUTH: &str = "/deces/api/v1/auth";
+
+    pub fn register(addr: SocketAddr, user: &str) -> std::io::Result<Reply> {
+        try_post_json(addr, REGISTER, &json!({ "user": user }))
+    }
+
+    pub fn login(addr: SocketAddr, user: &str, password: &str) -> std::io::Result<Reply> {
+        try_post_json(addr, AUTH, &json!({ "user": user, "password": password }))
+    }
+
+    /// The latest mail to `user` in the development outbox (`dev_routes` on).
+    pub fn outbox(addr: SocketAddr, user: &str) -> std::io::Result<Option<Value>> {
+        let reply = try_request(
+            addr,
+            "GET",
+            &format!("/deces/api/v1/dev/outbox?user={user}"),
+            &[],
+            b"",
+        )?;
+        Ok((reply.status == 200).then(|| reply.json()))
+    }
+
+    /// The code in the latest mail to `user`.
+    pub fn code(addr: SocketAddr, user: &str) -> std::io::Result<Option<String>> {
+        Ok(outbox(addr, user)?.and_then(|mail| {
+            let body = mail["body"].as_str()?;
+            let at = body.find(": ")? + 2;
+            body.get(at..at + 6).map(str::to_string)
+        }))
+    }
+}
+
+/// Sends `bytes` as they are on a fresh connection and reads one answer (for requests a
+/// well-behaved client would never send).
+pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(bytes)?;
+    read_reply(&mut BufReader::new(stream))
+}
+
+/// Asserts an error answer as security.md wants it: the status, a JSON body with a `msg`
+/// or `message` text, and nothing internal (no panic text, no stack, no address).
+pub fn assert_json_error(reply: &Reply, status: u16, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.text());
+    let body: serde_json::Value = serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {}", reply.text()));
+    let message = body["msg"].as_str().or(body["message"].as_str());
+    assert!(
+        message.is_some_and(|m| !m.is_empty()),
+        "{what}: no msg or message: {body}"
+    );
+    let text = reply.text().to_ascii_lowercase();
+    for leak in ["panicked", "backtrace", "127.0.0.1", "src/", ".rs:"] {
+        assert!(!text.contains(leak), "{what}: leaks `{leak}`: {text}");
     }
 }

@@ -7,81 +7,45 @@ use e2e::*;
 use edge_core::token::{sign, Claims};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "an-accounts-test-secret-of-32-bytes-at-least";
-const REGISTER: &str = "/deces/api/v1/register";
-const AUTH: &str = "/deces/api/v1/auth";
+use e2e::accounts::{AUTH, REGISTER};
 const SENT: &str = "Un code vous a été envoyé à l'adresse indiquée";
 const NOT_SENT: &str = "Erreur lors de l'envoi du code par mail";
 const WRONG: &str = "Wrong username or password";
 const DOWN: &str = "Service temporairement indisponible";
 
-fn sqlite(dir: &TempDir) -> PathBuf {
-    dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    )
-}
-
 fn start(runtime_config: PathBuf, extra: &[(&str, &str)]) -> Host {
-    let mut env: Vec<(String, String)> = [
+    let mut vars = vec![
         ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
         ("SPIN_VARIABLE_DEV_ROUTES", "true"),
         ("SPIN_VARIABLE_ADMIN_USER", "admin@example.test"),
         ("SPIN_VARIABLE_ADMIN_PASSWORD", "adminpass"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in extra {
-        env.retain(|(key, _)| key != k);
-        env.push((k.to_string(), v.to_string()));
-    }
-    Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(runtime_config),
-        env,
-        ..Default::default()
-    })
+    ];
+    vars.extend_from_slice(extra);
+    app_host(runtime_config, &vars)
 }
 
 fn post(h: &Host, path: &str, body: Value) -> Reply {
-    request(
-        h.addr,
-        "POST",
-        path,
-        &[("content-type", "application/json")],
-        body.to_string().as_bytes(),
-    )
+    post_json(h.addr, path, &body)
 }
 
 fn register(h: &Host, user: &str) -> Reply {
-    post(h, REGISTER, json!({ "user": user }))
+    accounts::register(h.addr, user).expect("register")
 }
 
 fn login(h: &Host, user: &str, password: &str) -> Reply {
-    post(h, AUTH, json!({ "user": user, "password": password }))
+    accounts::login(h.addr, user, password).expect("login")
 }
 
-/// The latest mail to `user`, from the development outbox.
 fn outbox(h: &Host, user: &str) -> Option<Value> {
-    let reply = h.get(&format!("/deces/api/v1/dev/outbox?user={user}"));
-    (reply.status == 200).then(|| reply.json())
+    accounts::outbox(h.addr, user).expect("read the outbox")
 }
 
 fn code(h: &Host, user: &str) -> String {
-    let mail = outbox(h, user).expect("a mail in the outbox");
-    let body = mail["body"].as_str().unwrap();
-    let at = body.find(": ").expect("the code follows a colon") + 2;
-    body[at..at + 6].to_string()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    accounts::code(h.addr, user)
+        .expect("read the outbox")
+        .expect("a code in the outbox")
 }
 
 fn claims_of(token: &str) -> Value {
@@ -95,7 +59,7 @@ fn claims_of(token: &str) -> Value {
 #[test]
 fn register_mail_auth_token_check_refresh_on_sqlite() {
     let dir = TempDir::new("accounts");
-    full_flow(&start(sqlite(&dir), &[]));
+    full_flow(&start(sqlite_runtime_config(&dir), &[]));
 }
 
 #[test]
@@ -175,7 +139,7 @@ fn full_flow(h: &Host) {
 #[test]
 fn attempts_expiry_resend_and_cooldown_on_sqlite() {
     let dir = TempDir::new("accounts-rules");
-    let rc = sqlite(&dir);
+    let rc = sqlite_runtime_config(&dir);
     attempts_expiry_resend_and_cooldown(rc.clone(), rc);
 }
 
@@ -237,7 +201,7 @@ fn attempts_expiry_resend_and_cooldown(rc: PathBuf, rc2: PathBuf) {
 fn bad_addresses_and_fields() {
     let dir = TempDir::new("accounts-bad");
     let h = start(
-        sqlite(&dir),
+        sqlite_runtime_config(&dir),
         &[("SPIN_VARIABLE_DISPOSABLE_DOMAINS_EXTRA", "throwaway.test")],
     );
     for user in ["alice@yopmail.com", "x@throwaway.test"] {
@@ -289,7 +253,7 @@ fn token(claims: Value, secret: &str) -> String {
 #[test]
 fn refused_tokens() {
     let dir = TempDir::new("accounts-tokens");
-    let h = start(sqlite(&dir), &[]);
+    let h = start(sqlite_runtime_config(&dir), &[]);
     let n = now();
     let good = json!({"user": "u@example.org", "scopes": ["user"], "iat": n, "exp": n + 3600, "jti": n.to_string()});
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -340,7 +304,7 @@ fn admin_and_static_users() {
     let users =
         std::fs::read_to_string(root().join("tests/data/goldens/fixtures/userDB.json")).unwrap();
     let h = start(
-        sqlite(&dir),
+        sqlite_runtime_config(&dir),
         &[("SPIN_VARIABLE_STATIC_USERS_JSON", users.trim())],
     );
     assert_eq!(
@@ -365,7 +329,10 @@ fn admin_and_static_users() {
 #[test]
 fn without_a_secret_the_auth_routes_are_off() {
     let dir = TempDir::new("accounts-off");
-    let h = start(sqlite(&dir), &[("SPIN_VARIABLE_TOKEN_SECRET", "")]);
+    let h = start(
+        sqlite_runtime_config(&dir),
+        &[("SPIN_VARIABLE_TOKEN_SECRET", "")],
+    );
     for r in [
         register(&h, "bob@example.org"),
         login(&h, "admin@example.test", "adminpass"),
@@ -405,7 +372,7 @@ fn race(hosts: &[&Host], user: &str) {
 #[test]
 fn one_token_per_code_under_concurrency() {
     let dir = TempDir::new("accounts-race-sqlite");
-    let h = start(sqlite(&dir), &[]);
+    let h = start(sqlite_runtime_config(&dir), &[]);
     race(&[&h], "race1@example.org");
 
     let redis = Redis::start();
@@ -434,7 +401,7 @@ fn codes_survive_replicas_restarts_and_outages() {
 
     // SQLite: a kill -9 loses nothing.
     let dir2 = TempDir::new("accounts-restart");
-    let mut s = start(sqlite(&dir2), &[]);
+    let mut s = start(sqlite_runtime_config(&dir2), &[]);
     register(&s, "heidi@example.org");
     let heidi = code(&s, "heidi@example.org");
     s.kill_and_restart();

@@ -3,22 +3,10 @@
 use e2e::*;
 use serde_json::json;
 
-fn app_host(dir: &TempDir) -> Host {
-    let rc = dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    );
-    Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(rc),
-        ..Default::default()
-    })
-}
-
 #[test]
 fn healthcheck_and_json_404_from_the_search_component() {
     let dir = TempDir::new("app");
-    let h = app_host(&dir);
+    let h = app_host(sqlite_runtime_config(&dir), &[]);
     let reply = h.get("/deces/api/v1/healthcheck");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"msg": "OK"}));
@@ -43,7 +31,7 @@ fn healthcheck_and_json_404_from_the_search_component() {
 #[test]
 fn every_component_is_served() {
     let dir = TempDir::new("app");
-    let h = app_host(&dir);
+    let h = app_host(sqlite_runtime_config(&dir), &[]);
     for (method, path, component, status) in [
         ("GET", "/deces/api/v1/register", "otp-request", 405),
         ("GET", "/deces/api/v1/auth", "otp-verify", 503),

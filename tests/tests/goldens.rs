@@ -137,24 +137,16 @@ fn query_map(q: &str) -> Value {
 }
 
 fn start(es: &EsStub, dir: &TempDir) -> Host {
-    let rc = dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    );
-    Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(rc),
-        env: vec![
-            ("SPIN_VARIABLE_ES_URL".into(), es.url()),
-            ("SPIN_VARIABLE_ES_TIMEOUT_MS".into(), "3000".into()),
-            ("SPIN_VARIABLE_APP_VERSION".into(), "golden-1.0.0".into()),
-            (
-                "SPIN_VARIABLE_TOKEN_SECRET".into(),
-                "golden-secret-key".into(),
-            ),
+    let url = es.url();
+    app_host(
+        sqlite_runtime_config(dir),
+        &[
+            ("SPIN_VARIABLE_ES_URL", url.as_str()),
+            ("SPIN_VARIABLE_ES_TIMEOUT_MS", "3000"),
+            ("SPIN_VARIABLE_APP_VERSION", "golden-1.0.0"),
+            ("SPIN_VARIABLE_TOKEN_SECRET", "golden-secret-key"),
         ],
-        ..Default::default()
-    })
+    )
 }
 
 #[test]
@@ -245,30 +237,18 @@ fn legal_name_alone_is_searched_as_a_last_name() {
 fn auth_goldens_match_the_original() {
     let all = goldens();
     let dir = TempDir::new("goldens-auth");
-    let rc = dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    );
     let users =
         std::fs::read_to_string(root().join("tests/data/goldens/fixtures/userDB.json")).unwrap();
-    let h = Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(rc),
-        env: [
+    let h = app_host(
+        sqlite_runtime_config(&dir),
+        &[
             ("SPIN_VARIABLE_TOKEN_SECRET", "golden-secret-key"),
             ("SPIN_VARIABLE_ADMIN_USER", "admin@example.test"),
             ("SPIN_VARIABLE_ADMIN_PASSWORD", "adminpass"),
             ("SPIN_VARIABLE_STATIC_USERS_JSON", users.trim()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        ..Default::default()
-    });
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+        ],
+    );
+    let now = now();
     let near_now = |v: &Value| {
         v.as_str()
             .and_then(|s| s.parse::<u64>().ok())

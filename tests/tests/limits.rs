@@ -3,7 +3,6 @@
 //! outages, and the operators' routes.
 
 use e2e::*;
-use edge_core::token::{sign, Claims};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,43 +11,18 @@ const SECRET: &str = "a-limits-test-secret-long-enough-for-hs256";
 const SEARCH: &str = "/deces/api/v1/search?lastName=Dupont";
 const QUOTA_MESSAGE: &str = "No token provided and temporary anonymous usage expired, please register with email or wait 24 hours";
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn token(scopes: &[&str]) -> String {
-    let claims = Claims {
-        user: "someone@example.test".into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        iat: now(),
-        exp: now() + 3600,
-        jti: Some(now().to_string()),
-    };
-    format!("Bearer {}", sign(&claims, SECRET.as_bytes()))
+    bearer(SECRET, "someone@example.test", scopes, 3600)
 }
 
 fn start(rc: PathBuf, es: &EsStub, extra: &[(&str, &str)]) -> Host {
-    let mut env = vec![
-        ("SPIN_VARIABLE_ES_URL".to_string(), es.url()),
-        ("SPIN_VARIABLE_TOKEN_SECRET".to_string(), SECRET.to_string()),
+    let url = es.url();
+    let mut vars = vec![
+        ("SPIN_VARIABLE_ES_URL", url.as_str()),
+        ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
     ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(rc),
-        env,
-        ..Default::default()
-    })
-}
-
-fn sqlite(dir: &TempDir) -> PathBuf {
-    dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    )
+    vars.extend_from_slice(extra);
+    app_host(rc, &vars)
 }
 
 #[test]
@@ -61,7 +35,7 @@ fn quota_exact_then_ban_then_lifted_on_redis() {
 #[test]
 fn quota_exact_then_ban_then_lifted_on_sqlite() {
     let dir = TempDir::new("limits-quota");
-    quota_exact_then_ban_then_lifted(sqlite(&dir));
+    quota_exact_then_ban_then_lifted(sqlite_runtime_config(&dir));
 }
 
 fn quota_exact_then_ban_then_lifted(rc: PathBuf) {
@@ -171,7 +145,7 @@ const BURST: [(&str, &str); 2] = [
 fn bursts_are_exact_on_one_host() {
     let es = EsStub::start();
     let dir = TempDir::new("limits-burst");
-    let h = start(sqlite(&dir), &es, &BURST);
+    let h = start(sqlite_runtime_config(&dir), &es, &BURST);
     bursts_are_exact(&[&h]);
 }
 
@@ -243,7 +217,7 @@ fn operators_list_and_lift_bans() {
     let es = EsStub::start();
     let dir = TempDir::new("limits-admin");
     let h = start(
-        sqlite(&dir),
+        sqlite_runtime_config(&dir),
         &es,
         &[("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "1")],
     );

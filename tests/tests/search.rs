@@ -2,35 +2,20 @@
 //! connection reuse, the /version cache, tokens, CORS, limits and ids.
 
 use e2e::*;
-use edge_core::token::{sign, Claims};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
 
 fn host_with(dir: &TempDir, es_url: &str, extra: &[(&str, &str)]) -> Host {
-    let rc = dir.write(
-        "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
-    );
-    let mut env = vec![
-        ("SPIN_VARIABLE_ES_URL".to_string(), es_url.to_string()),
-        ("SPIN_VARIABLE_TOKEN_SECRET".to_string(), SECRET.to_string()),
-        (
-            "SPIN_VARIABLE_ES_TIMEOUT_MS".to_string(),
-            "2000".to_string(),
-        ),
+    let mut vars = vec![
+        ("SPIN_VARIABLE_ES_URL", es_url),
+        ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
+        ("SPIN_VARIABLE_ES_TIMEOUT_MS", "2000"),
     ];
-    for (k, v) in extra {
-        env.push((k.to_string(), v.to_string()));
-    }
-    Host::start(HostConfig {
-        manifest: root().join("spin.toml"),
-        runtime_config: Some(rc),
-        env,
-        ..Default::default()
-    })
+    vars.extend_from_slice(extra);
+    app_host(sqlite_runtime_config(dir), &vars)
 }
 
 const SEARCH: &str = "/deces/api/v1/search?lastName=Dupont";
@@ -223,22 +208,13 @@ fn version_cache_expires() {
     assert_eq!(es.recorded().len(), 6);
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn token(scopes: &[&str], exp: u64, secret: &str) -> String {
-    let claims = Claims {
-        user: "someone@example.test".into(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        iat: now(),
-        exp,
-        jti: Some(now().to_string()),
-    };
-    format!("Bearer {}", sign(&claims, secret.as_bytes()))
+    bearer(
+        secret,
+        "someone@example.test",
+        scopes,
+        exp as i64 - now() as i64,
+    )
 }
 
 #[test]
