@@ -22,7 +22,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const USAGE: &str = "usage: deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
-[--runtime-config-file FILE] [--max-body-bytes N] [--request-timeout-ms N] [--workers N]";
+[--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
+[--body-timeout-ms N] [--request-timeout-ms N] [--workers N]";
 
 struct UpArgs {
     options: app::AppOptions,
@@ -74,13 +75,15 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
                     .parse()
                     .with_context(|| format!("invalid --max-body-bytes `{v}`"))?;
             }
-            "--request-timeout-ms" => {
+            "--max-header-bytes" => {
                 let v = value()?;
-                let ms: u64 = v
+                limits.max_header_bytes = v
                     .parse()
-                    .with_context(|| format!("invalid --request-timeout-ms `{v}`"))?;
-                limits.request_timeout = Duration::from_millis(ms.max(10));
+                    .with_context(|| format!("invalid --max-header-bytes `{v}`"))?;
             }
+            "--header-timeout-ms" => limits.header_timeout = millis(name, &value()?)?,
+            "--body-timeout-ms" => limits.body_timeout = millis(name, &value()?)?,
+            "--request-timeout-ms" => limits.request_timeout = millis(name, &value()?)?,
             "--workers" => {
                 let v = value()?;
                 workers = v
@@ -101,6 +104,14 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
         limits,
         workers,
     })
+}
+
+/// A duration flag in milliseconds (at least 10 ms).
+fn millis(flag: &str, v: &str) -> Result<Duration> {
+    let ms: u64 = v
+        .parse()
+        .with_context(|| format!("invalid {flag} `{v}`"))?;
+    Ok(Duration::from_millis(ms.max(10)))
 }
 
 fn up(args: UpArgs) -> Result<()> {

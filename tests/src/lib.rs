@@ -341,9 +341,15 @@ pub fn try_request(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    read_reply(&mut BufReader::new(stream))
+    let sent = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    // A server may answer (413) and close before the whole body is sent: like curl,
+    // read its answer before reporting the failed write.
+    match (sent, read_reply(&mut BufReader::new(stream))) {
+        (_, Ok(reply)) => Ok(reply),
+        (Err(e), Err(_)) | (Ok(()), Err(e)) => Err(e),
+    }
 }
 
 /// Reads one HTTP/1.1 response (Content-Length, chunked, or until close).
@@ -822,11 +828,15 @@ pub fn assert_json_error(reply: &Reply, status: u16, what: &str) {
     assert_eq!(reply.status, status, "{what}: {}", reply.text());
     let body: serde_json::Value = serde_json::from_slice(&reply.body)
         .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {}", reply.text()));
-    let message = body["msg"].as_str().or(body["message"].as_str());
-    assert!(
-        message.is_some_and(|m| !m.is_empty()),
-        "{what}: no msg or message: {body}"
-    );
+    // A text, or a list of texts (the original's validation errors).
+    let message = [&body["msg"], &body["message"]]
+        .into_iter()
+        .flat_map(|m| match m {
+            serde_json::Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        })
+        .any(|m| m.as_str().is_some_and(|m| !m.is_empty()));
+    assert!(message, "{what}: no msg or message: {body}");
     let text = reply.text().to_ascii_lowercase();
     for leak in ["panicked", "backtrace", "127.0.0.1", "src/", ".rs:"] {
         assert!(!text.contains(leak), "{what}: leaks `{leak}`: {text}");

@@ -26,6 +26,7 @@ fn route(req: &Request) -> JsonReply {
             _ => api::method_not_allowed(),
         },
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
+        Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
         Some("/healthcheck" | "/version") => api::method_not_allowed(),
         _ => api::route_not_found(),
     }
