@@ -108,9 +108,7 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
 
 /// A duration flag in milliseconds (at least 10 ms).
 fn millis(flag: &str, v: &str) -> Result<Duration> {
-    let ms: u64 = v
-        .parse()
-        .with_context(|| format!("invalid {flag} `{v}`"))?;
+    let ms: u64 = v.parse().with_context(|| format!("invalid {flag} `{v}`"))?;
     Ok(Duration::from_millis(ms.max(10)))
 }
 

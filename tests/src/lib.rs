@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod traffic;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,10 +109,12 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str, log: Option<&Path>) {
     panic!("{what} did not listen on port {port} within 60 s");
 }
 
-/// A private redis-server on a free loopback port, without persistence; stopped on drop.
+/// A private redis-server on a free loopback port (without persistence unless asked);
+/// stopped on drop.
 pub struct Redis {
     child: Child,
     pub port: u16,
+    persistence: Vec<String>,
 }
 
 impl Redis {
@@ -119,15 +123,42 @@ impl Redis {
     }
 
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, vec!["--appendonly".into(), "no".into()])
+    }
+
+    /// A Redis that writes every command to an append-only file in `dir` before answering
+    /// (`appendfsync always`), as the deployment's Redis does: a restart loses nothing.
+    pub fn start_persistent(dir: &Path) -> Self {
+        let dir = dir.to_string_lossy().into_owned();
+        let persistence = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ];
+        Self::spawn(
+            free_port(),
+            persistence.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    fn spawn(port: u16, persistence: Vec<String>) -> Self {
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(["--save", "", "--protected-mode", "no"])
+            .args(&persistence)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is not installed: run `make setup` (make test does)");
         wait_for_port(port, &mut child, "redis-server", None);
-        Redis { child, port }
+        Redis {
+            child,
+            port,
+            persistence,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -143,9 +174,70 @@ impl Redis {
         )
     }
 
+    /// kill -9 (a crash: whatever is not on disk is gone).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts again on the same port with the same persistence.
+    pub fn restart(&mut self) {
+        self.stop();
+        *self = Self::spawn(self.port, std::mem::take(&mut self.persistence));
+    }
+
+    /// SIGSTOP: the server hangs with its connections open (a partition, not a refusal).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let _ = Command::new("kill")
+            .args([which, &self.child.id().to_string()])
+            .status();
+    }
+
+    /// One command over RESP; integers and bulk strings come back as text, arrays as their
+    /// items joined by newlines, nil as `None`.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        stream.write_all(out.as_bytes()).expect("send to redis");
+        let mut reader = BufReader::new(stream);
+        read_resp(&mut reader)
+    }
+}
+
+fn read_resp(reader: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read from redis");
+    let (kind, rest) = line.trim_end().split_at(1);
+    match kind {
+        "+" | ":" => Some(rest.to_string()),
+        "-" => panic!("redis error: {rest}"),
+        "$" => {
+            let len: i64 = rest.parse().expect("bulk length");
+            if len < 0 {
+                return None;
+            }
+            let mut data = vec![0; len as usize + 2];
+            reader.read_exact(&mut data).expect("bulk data");
+            data.truncate(len as usize);
+            Some(String::from_utf8_lossy(&data).into_owned())
+        }
+        "*" => {
+            let n: i64 = rest.parse().expect("array length");
+            let items: Vec<String> = (0..n.max(0)).filter_map(|_| read_resp(reader)).collect();
+            Some(items.join("\n"))
+        }
+        other => panic!("unexpected redis reply {other}{rest}"),
     }
 }
 
@@ -226,6 +318,11 @@ impl Host {
     /// kill -9 then start again on the same port with the same configuration.
     pub fn kill_and_restart(&mut self) {
         self.kill9();
+        self.respawn();
+    }
+
+    /// Starts again (after `kill9`) on the same port with the same configuration.
+    pub fn respawn(&mut self) {
         let mut child = host_command(&self.config, self.addr.port(), &self.log)
             .spawn()
             .expect("respawn host");
@@ -446,6 +543,7 @@ pub struct StubServer {
     pub requests: Arc<AtomicUsize>,
     recorded: Arc<std::sync::Mutex<Vec<Recorded>>>,
     delay_ms: Arc<AtomicUsize>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StubServer {
@@ -458,25 +556,31 @@ impl StubServer {
             requests: Arc::new(AtomicUsize::new(0)),
             recorded: Arc::new(std::sync::Mutex::new(Vec::new())),
             delay_ms: Arc::new(AtomicUsize::new(0)),
+            down: Arc::default(),
         };
         let answer: Arc<Answer> = Arc::new(answer);
-        let (connections, requests, recorded, delay) = (
+        let (connections, requests, recorded, delay, down) = (
             stub.connections.clone(),
             stub.requests.clone(),
             stub.recorded.clone(),
             stub.delay_ms.clone(),
+            stub.down.clone(),
         );
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                if down.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes without an answer
+                }
                 connections.fetch_add(1, Ordering::SeqCst);
-                let (answer, requests, recorded, delay) = (
+                let (answer, requests, recorded, delay, down) = (
                     answer.clone(),
                     requests.clone(),
                     recorded.clone(),
                     delay.clone(),
+                    down.clone(),
                 );
                 std::thread::spawn(move || {
-                    serve_stub(stream, &*answer, &requests, &recorded, &delay)
+                    serve_stub(stream, &*answer, &requests, &recorded, &delay, &down)
                 });
             }
         });
@@ -490,6 +594,11 @@ impl StubServer {
     /// Every request received so far, in order.
     pub fn recorded(&self) -> Vec<Recorded> {
         self.recorded.lock().expect("stub lock").clone()
+    }
+
+    /// While down, every connection is closed without an answer (a crashed upstream).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// Delays every following answer (a slow upstream).
@@ -544,10 +653,14 @@ fn serve_stub(
     requests: &AtomicUsize,
     recorded: &std::sync::Mutex<Vec<Recorded>>,
     delay_ms: &AtomicUsize,
+    down: &std::sync::atomic::AtomicBool,
 ) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut writer = stream;
     while let Some(request) = read_request(&mut reader) {
+        if down.load(Ordering::SeqCst) {
+            return;
+        }
         requests.fetch_add(1, Ordering::SeqCst);
         let canned = answer(&request);
         recorded.lock().expect("stub lock").push(request);
@@ -805,11 +918,14 @@ pub mod accounts {
 
     /// The code in the latest mail to `user`.
     pub fn code(addr: SocketAddr, user: &str) -> std::io::Result<Option<String>> {
-        Ok(outbox(addr, user)?.and_then(|mail| {
-            let body = mail["body"].as_str()?;
-            let at = body.find(": ")? + 2;
-            body.get(at..at + 6).map(str::to_string)
-        }))
+        Ok(outbox(addr, user)?.and_then(|mail| code_in(&mail)))
+    }
+
+    /// The code in an outbox mail (`{"to","subject","body"}`).
+    pub fn code_in(mail: &Value) -> Option<String> {
+        let body = mail["body"].as_str()?;
+        let at = body.find(": ")? + 2;
+        body.get(at..at + 6).map(str::to_string)
     }
 }
 

@@ -44,7 +44,12 @@ fn send(h: &Host, method: &str, path: &str, body: &[u8]) -> Reply {
 /// Never a 5xx, never a panic: a normal answer or a JSON error.
 fn assert_handled(reply: &Reply, what: &str) {
     if reply.status >= 400 {
-        assert!(reply.status < 500, "{what}: {} {}", reply.status, reply.text());
+        assert!(
+            reply.status < 500,
+            "{what}: {} {}",
+            reply.status,
+            reply.text()
+        );
         assert_json_error(reply, reply.status, what);
     } else {
         assert!(
@@ -80,9 +85,7 @@ fn oversized_bodies_and_heads() {
         "400 headers of 100 bytes",
     );
     // More header lines than the host parses: refused too.
-    let lines: Vec<(String, String)> = (0..1000)
-        .map(|i| (format!("x-h{i}"), "y".into()))
-        .collect();
+    let lines: Vec<(String, String)> = (0..1000).map(|i| (format!("x-h{i}"), "y".into())).collect();
     let lines: Vec<(&str, &str)> = lines.iter().map(|(k, v)| (&k[..], &v[..])).collect();
     if let Ok(r) = try_request(a.h.addr, "GET", SEARCH, &lines, b"") {
         assert_eq!(r.status, 431, "1000 header lines: {}", r.text());
@@ -216,13 +219,12 @@ fn unicode_names_and_emails() {
             &a.h,
             "POST",
             SEARCH,
-            json!({ "lastName": name, "firstName": name }).to_string().as_bytes(),
+            json!({ "lastName": name, "firstName": name })
+                .to_string()
+                .as_bytes(),
         );
         assert_handled(&r, &format!("POST name {name:?}"));
-        let q: String = name
-            .bytes()
-            .map(|b| format!("%{b:02X}"))
-            .collect();
+        let q: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
         let r = a.h.get(&format!("{SEARCH}?lastName={q}&birthCity={q}"));
         assert_handled(&r, &format!("GET name {name:?}"));
     }
