@@ -8,7 +8,7 @@ COMPONENTS := search otp-request otp-verify rate-limit
 TEST_COMPONENTS := probe
 HOST_BIN := target/release/deces-edge
 
-.PHONY: all setup build build-components build-test-components build-host up test lint bench clean
+.PHONY: all setup build build-components build-test-components build-host up test lint bench soak clean
 
 all: build
 
@@ -49,6 +49,13 @@ lint:
 
 bench: build
 	bash bench/run.sh
+
+# Not part of `make test`: 1,000,000 property cases per parser, then ten minutes of mixed
+# traffic over three replicas with a fault every 30 s (SOAK_ARGS, e.g. `--minutes 2`).
+SOAK_ARGS ?=
+soak: setup build build-test-components
+	PROPTEST_CASES=1000000 $(CARGO) test --release -p edge-core --test fuzz
+	$(CARGO) run --release -p e2e --bin soak -- $(SOAK_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -24,8 +24,9 @@ fn sleep(ms: u64) {
 const DOWN: &str = "Service temporairement indisponible";
 const BANNED: &str = "203.0.113.7";
 
-fn assert_consistent(cluster: &Cluster, tally: &Tally) -> traffic::Check {
-    let c = traffic::check(cluster, tally);
+/// `crash_slack`: counts a Redis crash may leave twice (see `traffic::check`).
+fn assert_consistent(cluster: &Cluster, tally: &Tally, crash_slack: u64) -> traffic::Check {
+    let c = traffic::check(cluster, tally, crash_slack);
     let text = traffic::report(tally, &c);
     println!("{text}");
     assert!(c.violations.is_empty(), "{text}");
@@ -54,7 +55,7 @@ fn replicas_killed_mid_traffic_lose_nothing() {
         tally.lost_in_transit.values().sum::<u64>() > 0,
         "no request met a dead replica: the kills were not exercised"
     );
-    let c = assert_consistent(&cluster, &tally);
+    let c = assert_consistent(&cluster, &tally, 0);
     // Everything was answered by another replica: every answer a 200, except a login whose
     // first try reached the replica that was killed after it used the code (the client
     // then needs a new code; the store counts the code as used, as it must).
@@ -116,7 +117,8 @@ fn redis_stopped_or_hung_under_load_is_503_then_recovers() {
         "the traffic never met the outage: {:?}",
         tally.answers
     );
-    assert_consistent(&cluster, &tally);
+    // One Redis crash with 4 clients: at most 4 increments in flight.
+    assert_consistent(&cluster, &tally, 4);
     // No host was restarted: the code asked before the outage still works, the ban holds.
     assert_eq!(
         accounts::login(cluster.hosts[1].addr, "before@example.org", &before)
@@ -168,7 +170,7 @@ fn elasticsearch_down_or_slow_is_503_and_accounts_carry_on() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(accounts_5xx, 0, "{:?}", tally.answers);
-    assert_consistent(&cluster, &tally);
+    assert_consistent(&cluster, &tally, 0);
 }
 
 #[test]

@@ -59,8 +59,10 @@ impl RedisStore {
 
     /// Runs a command, and once more when the first try met a dead connection (after a
     /// Redis restart each pooled connection finds out on its next command; the manager
-    /// reconnects for the retry). A repeated INCRBY can only overcount, which every
-    /// counter here tolerates (limits get stricter, a code gets used up), never undercount.
+    /// reconnects for the retry). Never after a timeout: a hung Redis may still apply the
+    /// first try later. The one case a retried INCRBY counts twice is a Redis that dies
+    /// between applying it and answering; a counter may then overcount by one (limits get
+    /// stricter, a code gets used up), never undercount.
     async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
         F: Fn(ConnectionManager) -> Fut,
@@ -68,7 +70,12 @@ impl RedisStore {
     {
         let conn = self.conn();
         match op(conn.clone()).await {
-            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+            Err(e)
+                if !e.is_timeout()
+                    && (e.is_io_error()
+                        || e.is_connection_dropped()
+                        || e.is_connection_refusal()) =>
+            {
                 op(conn).await.map_err(err)
             }
             other => other.map_err(err),

@@ -1,7 +1,10 @@
-//! Random query strings and JSON bodies thrown at the parser, the query builder and the
-//! response shaper: no panic, and every refusal is a 400, 413 or 422 with a JSON body.
-//! `PROPTEST_CASES` raises the count (the default runs 120,000 cases in all).
+//! Random query strings and JSON bodies thrown at the search parser, the query builder and
+//! the response shaper, and random bodies and `Authorization` values at the accounts
+//! routes: no panic, and every refusal is a 4xx with a JSON `msg`/`message`.
+//! `PROPTEST_CASES` sets the cases per property (default 60,000 for search, a quarter of
+//! that for each accounts property; `make soak` runs 1,000,000 each).
 
+use edge_core::accounts::{self, kv::MemoryKv, otp::OtpRules, AccountsConfig, Outbox};
 use edge_core::search;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -187,6 +190,86 @@ fn cases() -> u32 {
         .unwrap_or(60_000)
 }
 
+fn accounts_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(15_000)
+}
+
+const EMAILS: &[&str] = &[
+    "bob@example.org",
+    " Bob@Example.ORG ",
+    "bob@example.org\r\nBcc: eve@example.org",
+    "josé@exämple.org",
+    "a@b",
+    "@",
+    "bob@mailinator.com",
+    "admin@example.test",
+    "",
+    "\u{0}@\u{0}",
+];
+
+fn accounts_body() -> impl Strategy<Value = Vec<u8>> {
+    let value = prop_oneof![
+        3 => pick(EMAILS).prop_map(Value::from),
+        2 => any::<String>().prop_map(Value::from),
+        1 => json_value(),
+    ];
+    let key = prop_oneof![3 => pick(&["user", "password"]), 1 => "[a-z]{0,6}"];
+    prop_oneof![
+        8 => prop::collection::vec((key, value), 0..4)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect()).to_string().into_bytes()),
+        1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+fn authorization() -> impl Strategy<Value = Option<String>> {
+    let part = "[A-Za-z0-9_=-]{0,40}";
+    prop_oneof![
+        Just(None),
+        any::<String>().prop_map(Some),
+        (part, part, part).prop_map(|(a, b, c)| Some(format!("Bearer {a}.{b}.{c}"))),
+        "[A-Za-z ]{0,12}".prop_map(Some),
+    ]
+}
+
+fn accounts_config() -> AccountsConfig {
+    AccountsConfig {
+        secret: b"a-property-test-secret-of-32-bytes!".to_vec(),
+        admin_user: "admin@example.test".into(),
+        admin_password: "adminpass".into(),
+        static_users: Default::default(),
+        user_token_days: 30,
+        renewal_days: 360,
+        admin_token_hours: 24,
+        otp: OtpRules {
+            ttl_seconds: 600,
+            max_attempts: 5,
+            cooldown_seconds: 60,
+        },
+        app_dns: "deces.matchid.io".into(),
+        disposable_extra: Vec::new(),
+    }
+}
+
+fn check_reply(reply: &edge_core::api::JsonReply, allowed: &[u16]) {
+    assert!(
+        allowed.contains(&reply.status),
+        "{} {}",
+        reply.status,
+        reply.body
+    );
+    let body: Value = serde_json::from_str(&reply.body).expect("JSON body");
+    if reply.status >= 400 {
+        assert!(
+            body.get("msg").is_some() || body.get("message").is_some(),
+            "{body}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -198,5 +281,35 @@ proptest! {
     #[test]
     fn bodies_never_panic(b in body()) {
         check(search::from_body(&b));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: accounts_cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn register_bodies_never_panic(b in accounts_body()) {
+        let (cfg, kv) = (accounts_config(), MemoryKv::default());
+        let reply = accounts::register(&cfg, &kv, &mut Outbox(&kv), &b, 1_700_000_000, || {
+            ("123456".into(), "id".into())
+        });
+        check_reply(&reply, &[200, 400, 413, 422]);
+    }
+
+    #[test]
+    fn login_bodies_never_panic(b in accounts_body()) {
+        let (cfg, kv) = (accounts_config(), MemoryKv::default());
+        let reply = accounts::login(&cfg, &kv, &b, 1_700_000_000);
+        check_reply(&reply, &[200, 400, 401, 413, 422]);
+        if reply.status == 200 {
+            // Only the admin's password can succeed on an empty store.
+            prop_assert!(String::from_utf8_lossy(&b).contains("adminpass"));
+        }
+    }
+
+    #[test]
+    fn authorization_values_never_panic(a in authorization(), refresh in any::<bool>()) {
+        let reply = accounts::check(&accounts_config(), a.as_deref(), refresh, 1_700_000_000);
+        check_reply(&reply, &[401]);
     }
 }
