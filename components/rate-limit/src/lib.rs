@@ -52,7 +52,15 @@ fn route(req: &Request) -> JsonReply {
                 .unwrap_or_default();
             lift(&client)
         }
-        (Method::Post, "/ratelimit/sweep") => sweep(),
+        (Method::Post, "/ratelimit/sweep") => {
+            let after = search::decode_query(req.query())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(k, _)| k == "after")
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            sweep(&after)
+        }
         (_, "/ratelimit/bans" | "/ratelimit/sweep") => api::method_not_allowed(),
         _ => api::route_not_found(),
     }
@@ -90,26 +98,34 @@ fn lift(client: &str) -> JsonReply {
     }
 }
 
-fn sweep() -> JsonReply {
+/// Examines up to a batch of keys that sort after `after`, deletes the stale ones, and
+/// names the last key examined, to pass as `after` to the next call while `more` is true.
+fn sweep(after: &str) -> JsonReply {
     let (Ok(store), Ok(kv)) = (Store::open_default(), SpinKv::open()) else {
         return accounts::unavailable();
     };
-    let Ok(keys) = store.get_keys() else {
+    let Ok(mut keys) = store.get_keys() else {
         return accounts::unavailable();
     };
+    keys.sort_unstable();
     let now = now_seconds();
-    let mut deleted = 0;
     let candidates = keys.iter().filter(|k| {
-        ["rl:", "quota:", "ban:", "otp:"]
+        k.as_str() > after
+            && [
+                "rl:",
+                "quota:",
+                "ban:",
+                "otp:",
+                "otp-attempts:",
+                "otp-used:",
+            ]
             .iter()
             .any(|p| k.starts_with(p))
     });
-    let mut examined = 0;
-    for key in candidates {
-        if examined == SWEEP_BATCH {
-            break;
-        }
+    let (mut examined, mut deleted, mut last) = (0, 0, None);
+    for key in candidates.take(SWEEP_BATCH) {
         examined += 1;
+        last = Some(key);
         // Counters are never read with `get`: their names say when they are stale.
         let record = if key.starts_with("ban:") || key.starts_with("otp:") {
             store.get(key).ok().flatten()
@@ -120,8 +136,9 @@ fn sweep() -> JsonReply {
             deleted += 1;
         }
     }
+    let more = examined == SWEEP_BATCH;
     JsonReply::new(
         200,
-        json!({ "examined": examined, "deleted": deleted, "more": examined == SWEEP_BATCH }),
+        json!({ "examined": examined, "deleted": deleted, "more": more, "next": if more { last } else { None } }),
     )
 }

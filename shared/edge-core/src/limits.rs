@@ -191,6 +191,10 @@ pub fn stale(key: &str, record: Option<&[u8]>, now: u64) -> bool {
         ["ban", ..] => record
             .and_then(|r| serde_json::from_slice::<Ban>(r).ok())
             .is_some_and(|b| now >= b.until && now >= b.until + 86_400 * 2),
+        // A code's counters, named with its expiry: kept an hour longer than any request.
+        ["otp-attempts" | "otp-used", _, _, expires] => expires
+            .parse::<u64>()
+            .is_ok_and(|e| now > e.saturating_add(3600)),
         ["otp", _] => record
             .and_then(|r| serde_json::from_slice::<serde_json::Value>(r).ok())
             .is_some_and(|v| {
@@ -445,6 +449,36 @@ mod tests {
         assert!(stale("quota:1000:c:0", None, 2000));
         assert!(!stale("quota:1000:c:1", None, 2000));
         assert!(!stale("other:key", None, 1 << 40));
+    }
+
+    #[test]
+    fn a_codes_counters_are_stale_an_hour_after_its_expiry() {
+        use crate::accounts::otp::{issue, verify, Issue, OtpRules};
+        let kv = MemoryKv::default();
+        let rules = OtpRules {
+            ttl_seconds: 600,
+            max_attempts: 5,
+            cooldown_seconds: 0,
+        };
+        let issued = issue(
+            &kv,
+            b"s",
+            &rules,
+            "a@b.org",
+            1000,
+            "123456".into(),
+            "i".into(),
+        );
+        let Ok(Issue::Send(code)) = issued else {
+            panic!("not issued")
+        };
+        assert!(verify(&kv, b"s", &rules, "a@b.org", &code, 1001).unwrap());
+        let counters: Vec<String> = kv.counters.lock().unwrap().keys().cloned().collect();
+        assert_eq!(counters.len(), 2, "{counters:?}");
+        for key in &counters {
+            assert!(!stale(key, None, 1600 + 3600), "{key}");
+            assert!(stale(key, None, 1600 + 3601), "{key}");
+        }
     }
 
     #[test]

@@ -36,12 +36,18 @@ pub fn record_key(email_hash: &str) -> String {
     format!("otp:{email_hash}")
 }
 
-fn attempts_key(email_hash: &str, id: &str) -> String {
-    format!("otp-attempts:{email_hash}:{id}")
+/// The counters of one issued code. Their names end with the code's expiry, so that the
+/// sweep can delete them once no verifier can still be using them (they must outlive the
+/// record: a verifier that read the record before it was deleted still increments them).
+fn attempts_key(email_hash: &str, record: &OtpRecord) -> String {
+    format!(
+        "otp-attempts:{email_hash}:{}:{}",
+        record.id, record.expires_at
+    )
 }
 
-fn used_key(email_hash: &str, id: &str) -> String {
-    format!("otp-used:{email_hash}:{id}")
+fn used_key(email_hash: &str, record: &OtpRecord) -> String {
+    format!("otp-used:{email_hash}:{}:{}", record.id, record.expires_at)
 }
 
 fn mac(secret: &[u8], email_hash: &str, id: &str, code: &str) -> String {
@@ -111,11 +117,8 @@ pub fn issue(
         &record_key(&h),
         &serde_json::to_vec(&record).unwrap_or_default(),
     )?;
-    if let Some(p) = previous {
-        // The old code's counters are dead with it.
-        let _ = kv.delete(&attempts_key(&h, &p.id));
-        let _ = kv.delete(&used_key(&h, &p.id));
-    }
+    // The old code's counters stay until the sweep: a verifier that read the old record
+    // just before it was replaced still counts on them.
     Ok(Issue::Send(code))
 }
 
@@ -144,7 +147,7 @@ pub fn verify(
         return Ok(false);
     }
     // Every attempt counts, right or wrong: past the cap the code is dead.
-    let attempts = kv.increment(&attempts_key(&h, &record.id), 1)?;
+    let attempts = kv.increment(&attempts_key(&h, &record), 1)?;
     if attempts > rules.max_attempts {
         return Ok(false);
     }
@@ -153,7 +156,7 @@ pub fn verify(
         return Ok(false);
     }
     // Right code: exactly one concurrent verifier reads 1 here.
-    if kv.increment(&used_key(&h, &record.id), 1)? != 1 {
+    if kv.increment(&used_key(&h, &record), 1)? != 1 {
         return Ok(false);
     }
     let _ = kv.delete(&key);
