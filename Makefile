@@ -8,7 +8,7 @@ COMPONENTS := search otp-request otp-verify rate-limit
 TEST_COMPONENTS := probe
 HOST_BIN := target/release/deces-edge
 
-.PHONY: all setup build build-components build-test-components build-host up test lint bench soak clean
+.PHONY: all setup build build-components build-test-components build-host up test lint deploy-check push bench soak clean
 
 all: build
 
@@ -38,7 +38,7 @@ up: build
 	  exec $(HOST_BIN) up --manifest spin.toml --listen $(LISTEN) \
 	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
 
-test: setup build build-test-components lint
+test: setup deploy-check build build-test-components lint
 	$(CARGO) test --release --workspace --exclude edge-spin \
 	  $(addprefix --exclude ,$(COMPONENTS) $(TEST_COMPONENTS))
 
@@ -46,6 +46,19 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 	$(CARGO) clippy --release --target $(WASM_TARGET) $(addprefix -p ,edge-spin $(COMPONENTS) $(TEST_COMPONENTS)) -- -D warnings
+
+# Renders every Kubernetes overlay and validates it offline (tools from PyPI, pinned).
+deploy-check:
+	bash deploy/check.sh
+
+# Builds the components and prints how to publish them as an OCI artifact.
+OCI_REF ?=
+push:
+	@test -n "$(OCI_REF)" || { echo "usage: make push OCI_REF=<registry/name:tag>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory build-components
+	@echo "Components built. Publish them with Spin >= 3.2 (after 'spin registry login <registry>'):"
+	@echo "  spin registry push $(OCI_REF)"
+	@echo "then set the SpinApp image of your overlay (deploy/k8s/overlays/*/kustomization.yaml) to $(OCI_REF)."
 
 bench: build
 	bash bench/run.sh
