@@ -87,8 +87,9 @@ fn main() {
     let traffic = Traffic::start(cluster.addrs(), clients);
     let started = Instant::now();
     let mut faults = 0;
-    while started.elapsed() + every <= run {
-        std::thread::sleep(every);
+    // Fault n starts n x `every` after the start, whatever the previous one took.
+    while every * (faults as u32 + 1) < run {
+        std::thread::sleep((every * (faults as u32 + 1)).saturating_sub(started.elapsed()));
         let before = traffic.served.load(std::sync::atomic::Ordering::Relaxed);
         println!(
             "[{:>4} s] {before} answers so far; fault {}: {}",
