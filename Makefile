@@ -26,8 +26,11 @@ build-components:
 build-test-components:
 	$(CARGO) build --target $(WASM_TARGET) --profile wasm $(addprefix -p ,$(TEST_COMPONENTS))
 
+# The native packages, built with every target (tests included): the host binary then has
+# the same dependency features as `cargo test` sees, so wasmtime is compiled once for both.
+NATIVE := --workspace --exclude edge-spin $(addprefix --exclude ,$(COMPONENTS) $(TEST_COMPONENTS))
 build-host:
-	$(CARGO) build --release -p deces-edge
+	$(CARGO) build --release $(NATIVE) --all-targets
 
 # Serves the application with the SQLite store beside spin.toml (or RUNTIME_CONFIG).
 # A development token secret is generated under .spin/ unless one is given.
@@ -39,8 +42,7 @@ up: build
 	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
 
 test: setup deploy-check build build-test-components lint
-	$(CARGO) test --release --workspace --exclude edge-spin \
-	  $(addprefix --exclude ,$(COMPONENTS) $(TEST_COMPONENTS))
+	$(CARGO) test --release $(NATIVE)
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -67,8 +69,8 @@ bench: build
 # traffic over three replicas with a fault every 30 s (SOAK_ARGS, e.g. `--minutes 2`).
 SOAK_ARGS ?=
 soak: setup build build-test-components
-	PROPTEST_CASES=1000000 $(CARGO) test --release -p edge-core --test fuzz
-	$(CARGO) run --release -p e2e --bin soak -- $(SOAK_ARGS)
+	PROPTEST_CASES=1000000 $(CARGO) test --release $(NATIVE) --test fuzz
+	target/release/soak $(SOAK_ARGS)
 
 clean:
 	$(CARGO) clean
