@@ -274,9 +274,17 @@ fn operators_list_and_lift_bans() {
     assert_eq!(sweep.status, 200);
     let report: Value = sweep.json();
     assert!(report["examined"].as_u64().unwrap() >= 1);
+    // The cursor is the hex of a key: anything else is refused, plainly.
+    let bad = request(
+        h.addr,
+        "POST",
+        "/deces/api/v1/ratelimit/sweep?after=zz",
+        &[("authorization", &admin)],
+        b"",
+    );
+    assert_json_error(&bad, 400, "a sweep cursor that is not one");
 }
 
-/// Keys in a Redis database, asked over its protocol.
 #[test]
 fn store_growth_is_bounded_on_redis() {
     // 10,000 requests from 1,000 clients (behind one trusted proxy) across 5 one-second

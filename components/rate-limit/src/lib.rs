@@ -53,13 +53,16 @@ fn route(req: &Request) -> JsonReply {
             lift(&client)
         }
         (Method::Post, "/ratelimit/sweep") => {
-            let after = search::decode_query(req.query())
+            let cursor = search::decode_query(req.query())
                 .unwrap_or_default()
                 .into_iter()
                 .find(|(k, _)| k == "after")
                 .map(|(_, v)| v)
                 .unwrap_or_default();
-            sweep(&after)
+            match limits::parse_sweep_cursor(&cursor) {
+                Some(after) => sweep(&after),
+                None => JsonReply::new(400, json!({ "msg": "invalid sweep cursor" })),
+            }
         }
         (_, "/ratelimit/bans" | "/ratelimit/sweep") => api::method_not_allowed(),
         _ => api::route_not_found(),
@@ -99,7 +102,8 @@ fn lift(client: &str) -> JsonReply {
 }
 
 /// Examines up to a batch of keys that sort after `after`, deletes the stale ones, and
-/// names the last key examined, to pass as `after` to the next call while `more` is true.
+/// answers a cursor naming the last key examined, to pass as `after` to the next call while
+/// `more` is true.
 fn sweep(after: &str) -> JsonReply {
     let (Ok(store), Ok(kv)) = (Store::open_default(), SpinKv::open()) else {
         return accounts::unavailable();
@@ -139,6 +143,6 @@ fn sweep(after: &str) -> JsonReply {
     let more = examined == SWEEP_BATCH;
     JsonReply::new(
         200,
-        json!({ "examined": examined, "deleted": deleted, "more": more, "next": if more { last } else { None } }),
+        json!({ "examined": examined, "deleted": deleted, "more": more, "next": if more { last.map(|k| limits::sweep_cursor(k)) } else { None } }),
     )
 }

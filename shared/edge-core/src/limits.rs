@@ -205,6 +205,24 @@ pub fn stale(key: &str, record: Option<&[u8]>, now: u64) -> bool {
     }
 }
 
+/// The sweep's cursor: the last key examined, hex-encoded so that it travels in a query
+/// string whatever the key holds (client keys come from X-Forwarded-For).
+pub fn sweep_cursor(key: &str) -> String {
+    crate::accounts::email::hex(key.as_bytes())
+}
+
+/// The key a cursor names; `None` when it is not one.
+pub fn parse_sweep_cursor(cursor: &str) -> Option<String> {
+    if !cursor.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// Counts one anonymous search against the quota for a client.
 pub fn check_quota(
     kv: &dyn Kv,
@@ -478,6 +496,18 @@ mod tests {
         for key in &counters {
             assert!(!stale(key, None, 1600 + 3600), "{key}");
             assert!(stale(key, None, 1600 + 3601), "{key}");
+        }
+    }
+
+    #[test]
+    fn sweep_cursors_round_trip() {
+        for key in ["", "quota:86400:::1:3", "rl:x:1:a b&c=d#+%:9", "ban:é"] {
+            let cursor = sweep_cursor(key);
+            assert!(cursor.bytes().all(|b| b.is_ascii_hexdigit()), "{cursor}");
+            assert_eq!(parse_sweep_cursor(&cursor).as_deref(), Some(key));
+        }
+        for bad in ["a", "zz", "ff", "é0"] {
+            assert_eq!(parse_sweep_cursor(bad), None, "{bad}");
         }
     }
 
