@@ -192,7 +192,7 @@ row off_sqlite "GET /id/x, limits off, SQLite"
 row on_sqlite "GET /id/x, limits on, SQLite"
 row off_redis "GET /id/x, limits off, Redis"
 row on_redis "GET /id/x, limits on, Redis"
-[ -n "${rps[health]:-}" ] && [ -n "${rps[search1]:-}" ] && awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
+[ -n "${rps[health]:-}" ] && [ -n "${rps[nginx]:-}" ] && [ -n "${rps[search1]:-}" ] && awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
   printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'
 [ -n "${rps[on_sqlite]:-}" ] && [ -n "${rps[on_redis]:-}" ] && awk -v a="${p50[on_sqlite]}" -v b="${p50[off_sqlite]}" -v c="${p50[on_redis]}" -v d="${p50[off_redis]}" 'BEGIN {
   printf "median cost of the rate-limit check (1 connection): %.3f ms on SQLite, %.3f ms on Redis\n", a - b, c - d }'
