@@ -120,5 +120,8 @@ fn main() {
         tally.served() as f64 / elapsed.as_secs_f64()
     );
     print!("{}", traffic::report(&tally, &check));
-    std::process::exit(i32::from(!check.violations.is_empty()));
+    let failed = !check.violations.is_empty();
+    // Stops the replicas and Redis (`exit` would skip their drops and leave them running).
+    drop(cluster);
+    std::process::exit(i32::from(failed));
 }
