@@ -123,6 +123,18 @@ def find(docs, kind, name=None):
     return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
 
 
+def secret_refs(node):
+    """Every secretKeyRef below a rendered object."""
+    if isinstance(node, dict):
+        if "secretKeyRef" in node:
+            yield node["secretKeyRef"]
+        for value in node.values():
+            yield from secret_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from secret_refs(value)
+
+
 def check_variables(name, docs):
     manifest = tomllib.loads((ROOT / "spin.toml").read_text())
     declared = manifest["variables"]
@@ -152,15 +164,12 @@ def check_variables(name, docs):
         for line in (K8S / "base" / "secret.example.env").read_text().splitlines()
         if "=" in line and not line.startswith("#")
     }
-    wanted = set()
-    for doc in docs:
-        text = json.dumps(doc)
-        start = 0
-        while (at := text.find('"secretKeyRef": {', start)) >= 0:
-            ref = json.loads(text[at + len('"secretKeyRef": '):text.index("}", at) + 1])
-            if ref.get("name") == "deces-edge-secrets":
-                wanted.add((ref["key"], ref.get("optional", False)))
-            start = at + 1
+    wanted = {
+        (ref["key"], ref.get("optional", False))
+        for doc in docs
+        for ref in secret_refs(doc)
+        if ref.get("name") == "deces-edge-secrets"
+    }
     missing = {k for k, _ in wanted} - example
     if missing:
         fail(f"{name}: secret keys not in secret.example.env: {sorted(missing)}")
