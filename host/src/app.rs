@@ -42,6 +42,10 @@ pub struct AppOptions {
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    if std::env::var_os("DECES_EDGE_PERFMAP").is_some() {
+        // Names the guests' compiled functions for `perf` (/tmp/perf-<pid>.map).
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_INSTANCES)
         .total_core_instances(MAX_INSTANCES * 4)

@@ -140,29 +140,32 @@ impl AllowList {
     }
 }
 
-/// One pool of keep-alive connections for the whole process.
-#[derive(Clone)]
-pub struct OutboundClient {
-    http: Client<HttpConnector, WasiBody>,
+/// Keep-alive connections to the components' upstreams. Each worker thread keeps its own
+/// pool: a connection's task then runs on the thread of the requests using it, so a reply
+/// never waits for another worker busy in a guest, and no wake-up crosses threads.
+#[derive(Clone, Default)]
+pub struct OutboundClient;
+
+type PlainClient = Client<HttpConnector, WasiBody>;
+
+thread_local! {
+    static POOL: PlainClient = plain_client();
 }
 
-impl Default for OutboundClient {
-    fn default() -> Self {
-        Self::new()
-    }
+fn plain_client() -> PlainClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
 }
 
 impl OutboundClient {
     pub fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        OutboundClient { http }
+        OutboundClient
     }
 
     async fn send(
@@ -184,7 +187,8 @@ impl OutboundClient {
             tokio::spawn(io);
             return Ok(response.map(|b| b.boxed_unsync()));
         }
-        let response = tokio::time::timeout(timeout, self.http.request(request))
+        let pending = POOL.with(|pool| pool.request(request));
+        let response = tokio::time::timeout(timeout, pending)
             .await
             .map_err(|_| Error::HttpResponseTimeout)?
             .map_err(|e| {

@@ -9,11 +9,13 @@ use edge_core::cors;
 use edge_core::limits::Family;
 use spin_sdk::http::{Method, Request, Response};
 
-/// Talc instead of Rust's default WebAssembly allocator (dlmalloc): building and shaping
-/// JSON allocates a lot, and every component links this crate.
-#[cfg(target_family = "wasm")]
+#[cfg(target_arch = "wasm32")]
+mod heap;
+
+/// Every component links this crate, so all of them use this allocator (see `heap`).
+#[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: heap::Heap = heap::heap();
 
 /// Every component's frame: the CORS preflight, then the rate-limit decision (a refused
 /// request does nothing else), then the route; CORS and limit headers on the answer.
