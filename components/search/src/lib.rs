@@ -66,9 +66,9 @@ impl Backend {
             return Err(Failure::Unavailable);
         };
         let path = base.path_with_query(&call.path, call.query.as_deref());
-        let body = call.body.as_ref().map(|b| b.to_string().into_bytes());
+        let body = call.body.as_deref().map(str::as_bytes);
         let outcome = upstream::with_retries(self.timeout, |left| {
-            outbound::call(base, call.method, &path, body.as_deref(), left)
+            outbound::call(base, call.method, &path, body, left)
         });
         if let Outcome::Answer { status, .. } = &outcome {
             if *status >= 300 {

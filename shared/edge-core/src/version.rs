@@ -44,10 +44,13 @@ pub fn calls(index: &str) -> [EsCall; 3] {
             method: "POST",
             path: format!("/{index}/_search"),
             query: None,
-            body: Some(json!({
-                "sort": [ { "SOURCE": "desc" }, { "DATE_DECES.raw": "desc" } ],
-                "size": 1,
-            })),
+            body: Some(
+                json!({
+                    "sort": [ { "SOURCE": "desc" }, { "DATE_DECES.raw": "desc" } ],
+                    "size": 1,
+                })
+                .to_string(),
+            ),
         },
         EsCall {
             method: "GET",

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod person;
 pub mod query;
 pub mod request;
+mod tree;
 
 use crate::api::JsonReply;
 use error::SearchError;

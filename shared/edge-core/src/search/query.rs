@@ -4,16 +4,19 @@
 use super::dates::DateQuery;
 use super::fields::{sort_field, Kind, Param, SOURCE_FIELDS};
 use super::request::{age_range, as_text, geo_point, SearchRequest};
-use serde_json::{json, Value};
+use super::tree::{node, Node};
+use serde_json::Value;
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
-/// One call to Elasticsearch: method, path below the base URL, query string and JSON body.
+/// One call to Elasticsearch: method, path below the base URL, query string and JSON body
+/// (as text, ready to send).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EsCall {
     pub method: &'static str,
     pub path: String,
     pub query: Option<String>,
-    pub body: Option<Value>,
+    pub body: Option<String>,
 }
 
 /// The call a search makes.
@@ -23,58 +26,61 @@ pub fn search_call(index: &str, req: &SearchRequest) -> EsCall {
             method: "POST",
             path: "/_search/scroll".into(),
             query: None,
-            body: Some(json!({ "scroll_id": id, "scroll": scroll })),
+            body: Some(node!({ "scroll_id": id, "scroll": scroll }).to_json()),
         };
     }
     let full_text = req.text(Param::Q);
     let query = match &full_text {
         Some(q) => simple_match(q),
-        None => json!({ "function_score": { "query": { "bool": { "must": clauses(req) } } } }),
+        None => node!({ "function_score": { "query": { "bool": { "must": (clauses(req)) } } } }),
     };
     EsCall {
         method: "POST",
         path: format!("/{index}/_search"),
         query: req.scroll.as_ref().map(|s| format!("scroll={s}")),
-        body: Some(body(req, full_text.is_some(), query)),
+        body: Some(body(req, full_text.is_some(), query).to_json()),
     }
 }
 
 /// The call `/id/{id}` makes.
 pub fn id_call(index: &str, id: &str) -> EsCall {
     let req = SearchRequest::by_id();
-    let query = json!({ "bool": { "must": [ { "match": { "UID": id } } ] } });
+    let query = node!({ "bool": { "must": [ { "match": { "UID": id } } ] } });
     EsCall {
         method: "POST",
         path: format!("/{index}/_search"),
         query: None,
-        body: Some(body(&req, false, query)),
+        body: Some(body(&req, false, query).to_json()),
     }
 }
 
-fn body(req: &SearchRequest, full_text: bool, query: Value) -> Value {
-    let sort: Vec<Value> = req
+fn body<'a>(req: &'a SearchRequest, full_text: bool, query: Node<'a>) -> Node<'a> {
+    let sort: Vec<Node> = req
         .sort
         .iter()
-        .map(|(key, order)| json!({ sort_field(key).unwrap_or("_score"): order }))
+        .map(|(key, order)| {
+            let field = sort_field(key).unwrap_or("_score");
+            node!({ field: order })
+        })
         .collect();
-    let mut body = json!({
-        "min_score": if full_text { 5 } else { 0 },
-        "track_total_hits": true,
-        "_source": SOURCE_FIELDS,
-        "query": { "bool": { "must": [query] } },
-        "sort": sort,
-        "size": req.size,
-        "from": (req.page - 1).saturating_mul(req.size),
-    });
-    if req.size == 0 {
-        // The original left `from` out when there was no page size.
-        body.as_object_mut().map(|b| b.remove("from"));
+    let mut body = vec![
+        ("min_score".into(), Node::Int(if full_text { 5 } else { 0 })),
+        ("track_total_hits".into(), Node::Bool(true)),
+        ("_source".into(), Node::from(SOURCE_FIELDS)),
+        ("query".into(), node!({ "bool": { "must": [query] } })),
+        ("sort".into(), Node::Array(sort)),
+        ("size".into(), Node::Int(req.size)),
+    ];
+    // The original left `from` out when there was no page size.
+    if req.size != 0 {
+        let from = (req.page - 1).saturating_mul(req.size);
+        body.push(("from".into(), Node::Int(from)));
     }
-    body
+    Node::Object(body)
 }
 
 /// One clause per structured field present, in the original's field order.
-fn clauses(req: &SearchRequest) -> Vec<Value> {
+fn clauses(req: &SearchRequest) -> Vec<Node<'_>> {
     let mut out = Vec::new();
     let mut names_done = false;
     for (p, v) in &req.values {
@@ -87,25 +93,22 @@ fn clauses(req: &SearchRequest) -> Vec<Value> {
                 names(req)
             }
             (Param::Sex, _) => {
-                let sex = if as_text(v) == "H" {
-                    "M".into()
-                } else {
-                    as_text(v)
-                };
-                json!({ "match": { "SEXE": sex } })
+                let sex = as_text(v);
+                let sex = if sex == "H" { "M".to_string() } else { sex };
+                node!({ "match": { "SEXE": sex } })
             }
             (Param::DeathAge, _) => {
                 let text = as_text(v);
                 match age_range(&text) {
                     Some((a, b)) => {
                         let (a, b): (u32, u32) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
-                        json!({ "range": { "AGE_DECES": { "gte": a.min(b), "lte": a.max(b) } } })
+                        node!({ "range": { "AGE_DECES": { "gte": (a.min(b)), "lte": (a.max(b)) } } })
                     }
-                    None => json!({ "match": { "AGE_DECES": v } }),
+                    None => node!({ "match": { "AGE_DECES": v } }),
                 }
             }
-            (_, Kind::Code(field)) => json!({ "match": { field: v } }),
-            (_, Kind::FuzzyText(field)) => fuzzy_term(field, &as_text(v), req.fuzzy),
+            (_, Kind::Code(field)) => node!({ "match": { field: v } }),
+            (_, Kind::FuzzyText(field)) => fuzzy_term(field, text_of(v), req.fuzzy),
             (_, Kind::Date(field)) => match req.date(*p) {
                 Some(d) => date(field, d, req.fuzzy),
                 None => continue,
@@ -117,11 +120,12 @@ fn clauses(req: &SearchRequest) -> Vec<Value> {
                     } else {
                         "1km".into()
                     };
-                    json!({ "bool": {
+                    let point = node!({ "lat": (g.latitude), "lon": (g.longitude) });
+                    node!({ "bool": {
                         "must": { "match_all": {} },
                         "filter": { "geo_distance": {
                             "distance": distance,
-                            field: { "lat": g.latitude, "lon": g.longitude },
+                            field: point,
                         } },
                     } })
                 }
@@ -135,85 +139,97 @@ fn clauses(req: &SearchRequest) -> Vec<Value> {
 }
 
 /// A field matched fuzzily with an exact boost, or exactly on its `.raw` form.
-fn fuzzy_term(field: &str, value: &str, fuzzy: bool) -> Value {
+fn fuzzy_term<'a>(field: &'a str, value: Cow<'a, str>, fuzzy: bool) -> Node<'a> {
     let raw = format!("{field}.raw");
     if fuzzy {
-        json!({ "bool": {
-            "must": [ { "match": { field: { "query": value, "fuzziness": "auto" } } } ],
+        node!({ "bool": {
+            "must": [ { "match": { field: { "query": (value.clone()), "fuzziness": "auto" } } } ],
             "should": [ { "match": { raw: value } } ],
         } })
     } else {
-        json!({ "match": { raw: value } })
+        node!({ "match": { raw: value } })
     }
 }
 
-fn first_name(value: &str, fuzzy: bool) -> Value {
+fn first_name(value: Cow<'_, str>, fuzzy: bool) -> Node<'_> {
     if fuzzy {
-        json!({ "bool": {
-            "must": [ { "match": { "PRENOMS": { "query": value, "fuzziness": "auto" } } } ],
+        node!({ "bool": {
+            "must": [ { "match": { "PRENOMS": { "query": (value.clone()), "fuzziness": "auto" } } } ],
             "should": [
-                { "match": { "PRENOM": { "query": value, "boost": 4 } } },
-                { "match": { "PRENOM": { "query": value, "fuzziness": "auto", "boost": 2 } } },
+                { "match": { "PRENOM": { "query": (value.clone()), "boost": 4 } } },
+                { "match": { "PRENOM": { "query": (value.clone()), "fuzziness": "auto", "boost": 2 } } },
                 { "match": { "PRENOMS": value } },
             ],
         } })
     } else {
-        json!({ "match": { "PRENOM": value } })
+        node!({ "match": { "PRENOM": value } })
+    }
+}
+
+/// A parameter as text (`as_text`), borrowed when it is a string.
+fn text(req: &SearchRequest, p: Param) -> Option<Cow<'_, str>> {
+    req.get(p).map(text_of)
+}
+
+fn text_of(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s.as_str()),
+        other => Cow::Owned(as_text(other)),
     }
 }
 
 /// First, last and legal names, as the original queried them (the legal name is one more
 /// last-name clause); a legal name alone is searched as the last name (**FIX**: the original
 /// matched everything).
-fn names(req: &SearchRequest) -> Value {
-    let first = req.text(Param::FirstName);
-    let mut last = req.text(Param::LastName);
-    let mut legal = req.text(Param::LegalName);
+fn names(req: &SearchRequest) -> Node<'_> {
+    let first = text(req, Param::FirstName);
+    let mut last = text(req, Param::LastName);
+    let mut legal = text(req, Param::LegalName);
     if first.is_none() && last.is_none() {
         last = legal.take();
     }
     let both = first.is_some() && last.is_some();
     let min_should = if both { 2 } else { 1 };
-    let lasts = last.iter().chain(legal.iter());
+    let lasts = last.iter().chain(legal.iter()).cloned();
     if !req.fuzzy {
         let mut should = Vec::new();
         if let Some(f) = &first {
-            should.push(json!({ "match": { "PRENOM": f } }));
+            should.push(node!({ "match": { "PRENOM": (f.clone()) } }));
         }
-        should.extend(lasts.map(|l| json!({ "match": { "NOM": l } })));
-        return json!({ "bool": { "minimum_should_match": min_should, "should": should } });
+        should.extend(lasts.map(|l| node!({ "match": { "NOM": l } })));
+        return node!({ "bool": { "minimum_should_match": min_should, "should": should } });
     }
     let mut direct = Vec::new();
     if let Some(f) = &first {
-        direct.push(first_name(f, true));
+        direct.push(first_name(f.clone(), true));
     }
     direct.extend(lasts.map(|l| fuzzy_term("NOM", l, true)));
-    let mut should = vec![json!({ "bool": {
+    let mut should = vec![node!({ "bool": {
         "should": direct, "minimum_should_match": min_should, "boost": 2,
     } })];
-    if let (Some(f), Some(l)) = (&first, &last) {
-        should.push(json!({ "bool": {
-            "should": [ first_name(l, true), fuzzy_term("NOM", f, true) ],
+    if let (Some(f), Some(l)) = (first, last) {
+        should.push(node!({ "bool": {
+            "should": [ (first_name(l, true)), (fuzzy_term("NOM", f, true)) ],
             "minimum_should_match": min_should,
             "boost": 0.5,
         } }));
     }
-    json!({ "bool": { "minimum_should_match": 1, "should": should } })
+    node!({ "bool": { "minimum_should_match": 1, "should": should } })
 }
 
-fn date(field: &str, d: DateQuery, fuzzy: bool) -> Value {
+fn date(field: &str, d: DateQuery, fuzzy: bool) -> Node<'_> {
     match d {
-        DateQuery::Prefix(p) => json!({ "prefix": { field: p } }),
-        DateQuery::Exact(e) => fuzzy_term(field, &e, fuzzy),
+        DateQuery::Prefix(p) => node!({ "prefix": { field: p } }),
+        DateQuery::Exact(e) => fuzzy_term(field, Cow::Owned(e), fuzzy),
         DateQuery::Range { gte, lte } => {
-            let mut bounds = serde_json::Map::new();
+            let mut bounds = Vec::new();
             if let Some(g) = gte {
-                bounds.insert("gte".into(), Value::String(g));
+                bounds.push(("gte".into(), Node::from(g)));
             }
             if let Some(l) = lte {
-                bounds.insert("lte".into(), Value::String(l));
+                bounds.push(("lte".into(), Node::from(l)));
             }
-            json!({ "range": { field: bounds } })
+            node!({ "range": { field: (Node::Object(bounds)) } })
         }
     }
 }
@@ -250,7 +266,7 @@ fn distance_ok(d: &str) -> bool {
 }
 
 /// Full-text `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
-fn simple_match(q: &str) -> Value {
+fn simple_match(q: &str) -> Node<'static> {
     let folded: String = q
         .nfkd()
         .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
@@ -278,52 +294,55 @@ fn simple_match(q: &str) -> Value {
         .collect();
     let names_query = (!names.is_empty()).then(|| {
         let joined = names.join(" ");
-        let mut must = vec![json!({ "match": { "PRENOMS_NOM": { "query": joined, "fuzziness": "auto" } } })];
+        let mut must = vec![
+            node!({ "match": { "PRENOMS_NOM": { "query": (joined.clone()), "fuzziness": "auto" } } }),
+        ];
         if let [a, b] = names.as_slice() {
             let order = |last: &str, first: &str| {
-                json!({ "bool": { "must": [
+                let (last, first) = (last.to_string(), first.to_string());
+                node!({ "bool": { "must": [
                     { "bool": {
-                        "must": [ { "match": { "NOM": { "query": last, "fuzziness": "auto" } } } ],
+                        "must": [ { "match": { "NOM": { "query": (last.clone()), "fuzziness": "auto" } } } ],
                         "should": [ { "match": { "NOM": last } } ],
                     } },
                     { "bool": {
-                        "must": [ { "match": { "PRENOMS": { "query": first, "fuzziness": "auto" } } } ],
+                        "must": [ { "match": { "PRENOMS": { "query": (first.clone()), "fuzziness": "auto" } } } ],
                         "should": [
-                            { "match": { "PRENOM": { "query": first, "fuzziness": "auto" } } },
+                            { "match": { "PRENOM": { "query": (first.clone()), "fuzziness": "auto" } } },
                             { "match": { "PRENOM": first } },
                         ],
                     } },
                 ] } })
             };
-            must.push(json!({ "bool": {
+            must.push(node!({ "bool": {
                 "minimum_should_match": 1,
-                "should": [ order(a, b), order(b, a) ],
+                "should": [ (order(a, b)), (order(b, a)) ],
             } }));
         }
-        json!({ "bool": {
+        node!({ "bool": {
             "must": must,
             "should": [
-                { "match": { "PRENOM_NOM": joined } },
+                { "match": { "PRENOM_NOM": (joined.clone()) } },
                 { "match": { "PRENOM_NOM": { "query": joined, "fuzziness": "auto" } } },
             ],
         } })
     });
     let date_query = date.map(|d| {
-        json!({ "bool": {
+        node!({ "bool": {
             "minimum_should_match": 1,
             "should": [
-                { "match": { "DATE_NAISSANCE": { "query": d, "fuzziness": "auto" } } },
+                { "match": { "DATE_NAISSANCE": { "query": (d.clone()), "fuzziness": "auto" } } },
                 { "match": { "DATE_DECES": { "query": d, "fuzziness": "auto" } } },
             ],
         } })
     });
     match (names_query, date_query) {
-        (Some(n), Some(d)) => json!({ "function_score": { "query": { "bool": {
+        (Some(n), Some(d)) => node!({ "function_score": { "query": { "bool": {
             "must": [n], "should": [d],
         } } } }),
         (None, Some(d)) => d,
         (Some(n), None) => n,
-        (None, None) => json!({ "match_all": {} }),
+        (None, None) => node!({ "match_all": {} }),
     }
 }
 
@@ -331,13 +350,18 @@ fn simple_match(q: &str) -> Value {
 mod tests {
     use super::*;
     use crate::search::request::{decode_query, from_query};
+    use serde_json::json;
+
+    fn body_of(c: EsCall) -> Value {
+        serde_json::from_str(&c.body.unwrap()).unwrap()
+    }
 
     fn call(q: &str) -> EsCall {
         search_call("deces", &from_query(&decode_query(q).unwrap()).unwrap())
     }
 
     fn must(q: &str) -> Vec<Value> {
-        let body = call(q).body.unwrap();
+        let body = body_of(call(q));
         body["query"]["bool"]["must"][0]["function_score"]["query"]["bool"]["must"]
             .as_array()
             .unwrap()
@@ -349,7 +373,7 @@ mod tests {
         let c = call("lastName=Martin&size=2&page=3");
         assert_eq!(c.method, "POST");
         assert_eq!(c.path, "/deces/_search");
-        let b = c.body.unwrap();
+        let b = body_of(c);
         assert_eq!(b["min_score"], 0);
         assert_eq!(b["track_total_hits"], true);
         assert_eq!(b["size"], 2);
@@ -393,29 +417,27 @@ mod tests {
 
     #[test]
     fn negative_sizes_go_to_elasticsearch_as_the_original_did() {
-        let b = call("lastName=A&size=-5&page=999999999999999")
-            .body
-            .unwrap();
+        let b = body_of(call("lastName=A&size=-5&page=999999999999999"));
         assert_eq!(b["size"], -5);
         assert!(b["from"].as_i64().unwrap() < 0);
     }
 
     #[test]
     fn size_zero_has_no_from() {
-        let b = call("lastName=A&size=0").body.unwrap();
+        let b = body_of(call("lastName=A&size=0"));
         assert_eq!(b["size"], 0);
         assert!(b.get("from").is_none());
     }
 
     #[test]
     fn full_text() {
-        let b = call("q=Lef%C3%A8vre").body.unwrap();
+        let b = body_of(call("q=Lef%C3%A8vre"));
         assert_eq!(b["min_score"], 5);
         let names = &b["query"]["bool"]["must"][0]["bool"];
         assert_eq!(names["must"][0]["match"]["PRENOMS_NOM"]["query"], "Lefevre");
-        let b = call("q=1935").body.unwrap();
+        let b = body_of(call("q=1935"));
         assert_eq!(b["query"]["bool"]["must"][0], json!({ "match_all": {} }));
-        let b = call("q=de+la+Fontaine").body.unwrap();
+        let b = body_of(call("q=de+la+Fontaine"));
         assert_eq!(
             b["query"]["bool"]["must"][0]["bool"]["must"][0]["match"]["PRENOMS_NOM"]["query"],
             "Fontaine"
@@ -428,10 +450,7 @@ mod tests {
         assert_eq!(c.query.as_deref(), Some("scroll=1m"));
         let c = call("scroll=1m&scrollId=abc");
         assert_eq!(c.path, "/_search/scroll");
-        assert_eq!(
-            c.body.unwrap(),
-            json!({ "scroll_id": "abc", "scroll": "1m" })
-        );
+        assert_eq!(body_of(c), json!({ "scroll_id": "abc", "scroll": "1m" }));
     }
 
     #[test]
