@@ -39,7 +39,9 @@ pub fn check_id(id: &str) -> Result<(), SearchError> {
 /// The API answer for an Elasticsearch search answer (its raw JSON); `None` when that
 /// answer is not the shape Elasticsearch gives (treated as an upstream failure).
 pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
-    let answer: person::EsAnswer = serde_json::from_slice(es).ok()?;
+    // Checked as UTF-8 once here, rather than string by string while parsing.
+    let es = std::str::from_utf8(es).ok()?;
+    let answer: person::EsAnswer = serde_json::from_str(es).ok()?;
     let total: Value = match answer.hits.total {
         Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
             Value::Object(t) => t.get("value")?.clone(),
