@@ -85,6 +85,7 @@ export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port"
 export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
+declare -A host_pid
 serve() { # serve PORT RUNTIME_CONFIG on|off
   local value=0 burst=0
   [ "$3" = on ] && value=1000000 && burst=1000000000
@@ -94,6 +95,7 @@ serve() { # serve PORT RUNTIME_CONFIG on|off
     exec target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$1" \
       --runtime-config-file "$2" > /dev/null 2>&1 ) &
   pids+=($!)
+  host_pid[$1]=$!
 }
 host_port=$(free_port);         serve "$host_port" "$work/rc.toml" off
 redis_host_port=$(free_port);   serve "$redis_host_port" "$work/redis.toml" off
@@ -131,7 +133,7 @@ request = function()
 end
 LUA
 
-# Prints "req_per_s p50_ms p99_ms" for one wrk run: measure URL CONNECTIONS [LUA].
+# Prints "req_per_s p50_ms p99_ms requests" for one wrk run: measure URL CONNECTIONS [LUA].
 measure() {
   local script=()
   [ -n "${3:-}" ] && script=(-s "$3")
@@ -140,11 +142,14 @@ measure() {
   wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency "${script[@]}" "$1" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+    / requests in / { n = $1 }
+    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, n }'
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A url conns lua rps p50 p99
+# CPU time (user + system, in clock ticks) a host has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+declare -A url conns lua rps p50 p99 cpu
 targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
@@ -167,15 +172,21 @@ url[register_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/register"; c
 for t in $targets; do
   wrk -t1 -c10 -d2s ${lua[$t]:+-s ${lua[$t]}} "${url[$t]}" > /dev/null   # warm-up
   : > "$work/$t.runs"
+  port=${url[$t]#http://127.0.0.1:}; port=${port%%/*}
+  pid=${host_pid[$port]:-}
+  [ -n "$pid" ] && before=$(cpu_ticks "$pid")
   for _ in $(seq 1 "$ROUNDS"); do measure "${url[$t]}" "${conns[$t]}" "${lua[$t]:-}" >> "$work/$t.runs"; done
+  # The host's CPU time per request over all rounds: steadier than req/s on a noisy machine.
+  [ -n "$pid" ] && cpu[$t]=$(awk -v a="$before" -v b="$(cpu_ticks "$pid")" -v hz="$(getconf CLK_TCK)" \
+    '{ n += $4 } END { printf "%.0f", (b - a) / hz * 1e6 / n }' "$work/$t.runs")
   rps[$t]=$(cut -d' ' -f1 "$work/$t.runs" | median)
   p50[$t]=$(cut -d' ' -f2 "$work/$t.runs" | median)
   p99[$t]=$(cut -d' ' -f3 "$work/$t.runs" | median)
 done
 
 echo "wrk -t$THREADS, median of $ROUNDS x ${DURATION}s, $(nproc) cores"
-printf '%-44s %5s %9s %8s %8s\n' target conns 'req/s' 'p50 ms' 'p99 ms'
-row() { [ -n "${rps[$1]:-}" ] || return 0; printf '%-44s %5s %9s %8s %8s\n' "$2" "${conns[$1]}" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}"; }
+printf '%-44s %5s %9s %8s %8s %11s\n' target conns 'req/s' 'p50 ms' 'p99 ms' 'host CPU us'
+row() { [ -n "${rps[$1]:-}" ] || return 0; printf '%-44s %5s %9s %8s %8s %11s\n' "$2" "${conns[$1]}" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "${cpu[$1]:--}"; }
 row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
