@@ -567,6 +567,26 @@ fn wasi_clocks_random_and_standard_streams() {
 }
 
 #[test]
+fn component_heap_starts_in_its_arena_then_grows() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    let expected = |mib: u64| -> u64 { (0..mib << 20).map(|i| i % 251).sum() };
+    // Small enough for the static arena: linear memory never grows (no mprotect per request).
+    let small = get_json(&h, "/p/heap?mib=1");
+    assert_eq!(small["sum"], json!(expected(1)));
+    assert_eq!(small["small_ok"], json!(true));
+    assert_eq!(small["grew"], json!(false), "{small}");
+    // Beyond it, the heap grows and stays consistent, request after request.
+    for mib in [12, 40, 12] {
+        let big = get_json(&h, &format!("/p/heap?mib={mib}"));
+        assert_eq!(big["sum"], json!(expected(mib)), "{mib} MiB");
+        assert_eq!(big["small_ok"], json!(true), "{mib} MiB");
+        assert_eq!(big["grew"], json!(true), "{mib} MiB");
+    }
+    assert_eq!(get_json(&h, "/p/heap?mib=1")["grew"], json!(false));
+}
+
+#[test]
 fn redis_outage_is_an_error_the_guest_sees_and_recovery_needs_no_restart() {
     let s = setup();
     let mut redis = Redis::start();

@@ -1,6 +1,7 @@
 //! A test component for the host's conformance tests: each route exercises one
 //! imported interface and reports what it saw as JSON.
 
+use edge_spin as _;
 use serde_json::{json, Value};
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
@@ -197,6 +198,28 @@ fn headers(req: &Request) -> Response {
     )
 }
 
+/// Allocates `mib` MiB (a pattern, checked back) with the components' allocator, and says
+/// whether linear memory had to grow for it.
+fn heap(query: &str) -> Response {
+    let mib: usize = param(query, "mib")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1);
+    let pages_before = core::arch::wasm32::memory_size(0);
+    // Small allocations around the large one, as a request's work would make.
+    let small: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 100 + i]).collect();
+    let block: Vec<u8> = (0..mib << 20).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = block.iter().map(|&b| u64::from(b)).sum();
+    let small_ok = small
+        .iter()
+        .enumerate()
+        .all(|(i, v)| v.len() == 100 + i && v.iter().all(|&b| b == i as u8));
+    let pages_after = core::arch::wasm32::memory_size(0);
+    reply(
+        200,
+        json!({ "sum": sum, "small_ok": small_ok, "grew": pages_after > pages_before }),
+    )
+}
+
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     let path = req.path().to_string();
@@ -207,6 +230,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "atomic" => atomic(&query),
         "var" => variable(&query),
         "wasi" => wasi_basics(&query),
+        "heap" => heap(&query),
         "fetch" => fetch(&query).await,
         "trap" => panic!("probe asked to trap"),
         "spin" => loop {
