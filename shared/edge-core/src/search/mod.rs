@@ -7,14 +7,14 @@ pub mod person;
 pub mod query;
 pub mod request;
 mod tree;
+mod write;
 
 use crate::api::JsonReply;
 use error::SearchError;
 use fields::Param;
 use request::SearchRequest;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use write::Object;
 
 pub use query::{id_call, search_call, EsCall};
 pub use request::{decode_query, from_body, from_query};
@@ -50,64 +50,40 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
         },
         None => return None,
     };
-    let persons: Vec<person::Person> = answer
-        .hits
-        .hits
-        .iter()
-        .map(person::Person::from_hit)
-        .collect();
-    let body = Reply {
-        request: echo(req),
-        response: Response {
-            total,
-            max_score: answer.hits.max_score,
-            size: req.size,
-            page: req.page,
-            delay: answer.took,
-            persons,
-            scroll_id: answer.scroll_id,
-        },
-    };
-    let text = serde_json::to_string(&body).ok()?;
+    let mut text = String::with_capacity(es.len() + 1024);
+    let mut reply = Object::new(&mut text);
+    write::value(reply.key("request"), &echo(req));
+    let mut response = reply.object("response");
+    write::value(response.key("total"), &total);
+    match answer.hits.max_score {
+        Some(raw) => response.raw("maxScoreES", Some(raw)),
+        None => response.key("maxScoreES").push_str("null"),
+    }
+    write::value(response.key("size"), &req.size);
+    write::value(response.key("page"), &req.page);
+    match answer.took {
+        Some(raw) => response.raw("delay", Some(raw)),
+        None => response.key("delay").push('0'),
+    }
+    let persons = response.key("persons");
+    persons.push('[');
+    for (i, hit) in answer.hits.hits.iter().enumerate() {
+        if i > 0 {
+            persons.push(',');
+        }
+        person::Person::from_hit(hit).write(persons);
+    }
+    persons.push(']');
+    if let Some(id) = &answer.scroll_id {
+        write::string(response.key("scrollId"), id);
+    }
+    response.end();
+    reply.end();
     Some(JsonReply {
         status: 200,
         body: text,
         headers: Vec::new(),
     })
-}
-
-#[derive(Serialize)]
-struct Reply<'a> {
-    request: Value,
-    response: Response<'a>,
-}
-
-#[derive(Serialize)]
-struct Response<'a> {
-    total: Value,
-    #[serde(rename = "maxScoreES", serialize_with = "raw_or_null")]
-    max_score: Option<&'a RawValue>,
-    size: i64,
-    page: i64,
-    #[serde(serialize_with = "raw_or_zero")]
-    delay: Option<&'a RawValue>,
-    persons: Vec<person::Person<'a>>,
-    #[serde(rename = "scrollId", skip_serializing_if = "Option::is_none")]
-    scroll_id: Option<std::borrow::Cow<'a, str>>,
-}
-
-fn raw_or_null<S: serde::Serializer>(v: &Option<&RawValue>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(raw) => raw.serialize(s),
-        None => s.serialize_unit(),
-    }
-}
-
-fn raw_or_zero<S: serde::Serializer>(v: &Option<&RawValue>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(raw) => raw.serialize(s),
-        None => s.serialize_u8(0),
-    }
 }
 
 /// The request as the original echoed it: `sort` always, the fields set, `q` as

@@ -3,7 +3,8 @@
 //! The answer is read into borrowed, typed records and the record fields a Person repeats
 //! are passed through as raw JSON: no intermediate tree, a handful of allocations per hit.
 
-use serde::{Deserialize, Serialize, Serializer};
+use super::write::{self, Object};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -100,76 +101,35 @@ pub struct Record<'a> {
 ///
 /// `score` and `scores` carry the Elasticsearch-derived part of the matching score
 /// (`es = round(0.005 × min(200, _score))`) until the full matching score lands.
-#[derive(Serialize)]
 pub struct Person<'a> {
-    #[serde(serialize_with = "js_number")]
     score: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     source: Raw<'a>,
-    #[serde(rename = "sourceLine", skip_serializing_if = "Option::is_none")]
     source_line: Raw<'a>,
-    scores: Scores,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    es: Option<f64>,
     id: Raw<'a>,
-    name: Name<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    first: Vec<Cow<'a, str>>,
+    last: Raw<'a>,
     sex: Raw<'a>,
     birth: Event<'a>,
     death: Event<'a>,
 }
 
-#[derive(Serialize)]
-struct Scores {
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "js_number_opt"
-    )]
-    es: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Name<'a> {
-    first: Vec<Cow<'a, str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last: Raw<'a>,
-}
-
-#[derive(Serialize)]
 struct Event<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     date: Raw<'a>,
-    #[serde(rename = "certificateId", skip_serializing_if = "Option::is_none")]
     certificate_id: Raw<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     age: Raw<'a>,
     location: Location<'a>,
 }
 
-#[derive(Serialize)]
 struct Location<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     city: Raw<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     code: Raw<'a>,
-    #[serde(rename = "codePostal", skip_serializing_if = "Option::is_none")]
     code_postal: Raw<'a>,
-    #[serde(rename = "codeHistory", skip_serializing_if = "Option::is_none")]
     code_history: Raw<'a>,
-    #[serde(rename = "departmentCode", skip_serializing_if = "Option::is_none")]
     department_code: Raw<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     country: Raw<'a>,
-    #[serde(rename = "countryCode", skip_serializing_if = "Option::is_none")]
     country_code: Raw<'a>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "js_number_opt"
-    )]
     latitude: Option<f64>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "js_number_opt"
-    )]
     longitude: Option<f64>,
 }
 
@@ -186,9 +146,10 @@ impl<'a> Person<'a> {
             score: es.unwrap_or(0.0),
             source: r.SOURCE,
             source_line: r.SOURCE_LINE,
-            scores: Scores { es },
+            es,
             id: r.UID,
-            name: Name { first, last: r.NOM },
+            first,
+            last: r.NOM,
             sex: r.SEXE,
             birth: Event {
                 date: r.DATE_NAISSANCE,
@@ -225,6 +186,57 @@ impl<'a> Person<'a> {
                 ),
             },
         }
+    }
+}
+
+impl Person<'_> {
+    /// The Person as the API's JSON, in the original's key order.
+    pub fn write(&self, out: &mut String) {
+        let mut p = Object::new(out);
+        p.number("score", Some(self.score));
+        p.raw("source", self.source);
+        p.raw("sourceLine", self.source_line);
+        let mut scores = p.object("scores");
+        scores.number("es", self.es);
+        scores.end();
+        p.raw("id", self.id);
+        let mut name = p.object("name");
+        let first = name.key("first");
+        first.push('[');
+        for (i, n) in self.first.iter().enumerate() {
+            if i > 0 {
+                first.push(',');
+            }
+            write::string(first, n);
+        }
+        first.push(']');
+        name.raw("last", self.last);
+        name.end();
+        p.raw("sex", self.sex);
+        self.birth.write(p.object("birth"));
+        self.death.write(p.object("death"));
+        p.end();
+    }
+}
+
+impl Event<'_> {
+    fn write(&self, mut e: Object<'_>) {
+        e.raw("date", self.date);
+        e.raw("certificateId", self.certificate_id);
+        e.raw("age", self.age);
+        let l = &self.location;
+        let mut o = e.object("location");
+        o.raw("city", l.city);
+        o.raw("code", l.code);
+        o.raw("codePostal", l.code_postal);
+        o.raw("codeHistory", l.code_history);
+        o.raw("departmentCode", l.department_code);
+        o.raw("country", l.country);
+        o.raw("countryCode", l.country_code);
+        o.number("latitude", l.latitude);
+        o.number("longitude", l.longitude);
+        o.end();
+        e.end();
     }
 }
 
@@ -273,22 +285,6 @@ fn wkt_point(raw: &RawValue) -> Option<(f64, f64)> {
     parts.next().is_none().then_some((lon, lat))
 }
 
-/// Writes a float as JavaScript prints it: whole numbers without a fraction.
-fn js_number<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        s.serialize_i64(*x as i64)
-    } else {
-        s.serialize_f64(*x)
-    }
-}
-
-fn js_number_opt<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-    match x {
-        Some(v) => js_number(v, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// Rounds to two decimals, halves away from zero, as the original's `Math.round(x*100)/100`.
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
@@ -302,7 +298,9 @@ mod tests {
     fn shape(hit: Value) -> Value {
         let text = json!({"hits": {"hits": [hit]}}).to_string();
         let answer: EsAnswer = serde_json::from_str(&text).unwrap();
-        serde_json::to_value(Person::from_hit(&answer.hits.hits[0])).unwrap()
+        let mut out = String::new();
+        Person::from_hit(&answer.hits.hits[0]).write(&mut out);
+        serde_json::from_str(&out).unwrap()
     }
 
     #[test]
