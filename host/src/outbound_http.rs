@@ -1,5 +1,5 @@
 //! Outbound HTTP: each component's `allowed_outbound_hosts` (Spin's syntax) and a
-//! shared, keep-alive connection pool.
+//! keep-alive connection pool per worker thread.
 
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::BodyExt;
@@ -202,7 +202,7 @@ impl OutboundClient {
     }
 }
 
-/// The wasi-http hooks of one request: the component's allow-list and the shared pool.
+/// The wasi-http hooks of one request: the component's allow-list and the worker's pool.
 pub struct OutboundHooks {
     component: String,
     allow: Arc<AllowList>,
