@@ -2,7 +2,7 @@
 
 use crate::bindings::EdgeImports;
 use crate::manifest::{self, Manifest, Route, StoreConfig};
-use crate::outbound_http::{AllowList, OutboundClient};
+use crate::outbound_http::AllowList;
 use crate::router::{RouteEntry, Router};
 use crate::state::{ComponentConfig, RequestState};
 use crate::store::Backend;
@@ -31,7 +31,6 @@ pub struct App {
     pub engine: Engine,
     pub router: Router,
     pub components: Vec<LoadedComponent>,
-    pub client: OutboundClient,
 }
 
 pub struct AppOptions {
@@ -142,7 +141,6 @@ impl App {
             engine,
             router: Router::new(routes),
             components,
-            client: OutboundClient::new(),
         })
     }
 }

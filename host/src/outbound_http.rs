@@ -140,15 +140,13 @@ impl AllowList {
     }
 }
 
-/// Keep-alive connections to the components' upstreams. Each worker thread keeps its own
-/// pool: a connection's task then runs on the thread of the requests using it, so a reply
-/// never waits for another worker busy in a guest, and no wake-up crosses threads.
-#[derive(Clone, Default)]
-pub struct OutboundClient;
-
 type PlainClient = Client<HttpConnector, WasiBody>;
 
 thread_local! {
+    /// Keep-alive connections to the components' upstreams. Each worker thread keeps its
+    /// own pool: a connection's task then runs on the thread of the requests using it, so
+    /// a reply never waits for another worker busy in a guest, and no wake-up crosses
+    /// threads.
     static POOL: PlainClient = plain_client();
 }
 
@@ -163,59 +161,49 @@ fn plain_client() -> PlainClient {
         .build(connector)
 }
 
-impl OutboundClient {
-    pub fn new() -> Self {
-        OutboundClient
+/// Sends a permitted request: plain HTTP through this thread's pool, HTTPS through
+/// wasmtime's own client.
+async fn send(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<http::Response<WasiBody>, Error> {
+    let timeout = options
+        .and_then(|o| o.first_byte_timeout)
+        .unwrap_or(Duration::from_secs(600));
+    if request.uri().scheme_str() == Some("https") {
+        // TLS goes through wasmtime's own client (one connection per request).
+        let (response, io) = tokio::time::timeout(
+            timeout,
+            wasmtime_wasi_http::default_send_request(request, options),
+        )
+        .await
+        .map_err(|_| Error::HttpResponseTimeout)??;
+        tokio::spawn(io);
+        return Ok(response.map(|b| b.boxed_unsync()));
     }
-
-    async fn send(
-        &self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-    ) -> Result<http::Response<WasiBody>, Error> {
-        let timeout = options
-            .and_then(|o| o.first_byte_timeout)
-            .unwrap_or(Duration::from_secs(600));
-        if request.uri().scheme_str() == Some("https") {
-            // TLS goes through wasmtime's own client (one connection per request).
-            let (response, io) = tokio::time::timeout(
-                timeout,
-                wasmtime_wasi_http::default_send_request(request, options),
-            )
-            .await
-            .map_err(|_| Error::HttpResponseTimeout)??;
-            tokio::spawn(io);
-            return Ok(response.map(|b| b.boxed_unsync()));
-        }
-        let pending = POOL.with(|pool| pool.request(request));
-        let response = tokio::time::timeout(timeout, pending)
-            .await
-            .map_err(|_| Error::HttpResponseTimeout)?
-            .map_err(|e| {
-                if e.is_connect() {
-                    Error::ConnectionRefused
-                } else {
-                    Error::HttpProtocolError
-                }
-            })?;
-        Ok(response.map(|body| body.map_err(Error::Hyper).boxed_unsync()))
-    }
+    let pending = POOL.with(|pool| pool.request(request));
+    let response = tokio::time::timeout(timeout, pending)
+        .await
+        .map_err(|_| Error::HttpResponseTimeout)?
+        .map_err(|e| {
+            if e.is_connect() {
+                Error::ConnectionRefused
+            } else {
+                Error::HttpProtocolError
+            }
+        })?;
+    Ok(response.map(|body| body.map_err(Error::Hyper).boxed_unsync()))
 }
 
-/// The wasi-http hooks of one request: the component's allow-list and the worker's pool.
+/// The wasi-http hooks of one request: the component's allow-list.
 pub struct OutboundHooks {
     component: String,
     allow: Arc<AllowList>,
-    client: OutboundClient,
 }
 
 impl OutboundHooks {
-    pub fn new(component: String, allow: Arc<AllowList>, client: OutboundClient) -> Self {
-        OutboundHooks {
-            component,
-            allow,
-            client,
-        }
+    pub fn new(component: String, allow: Arc<AllowList>) -> Self {
+        OutboundHooks { component, allow }
     }
 }
 
@@ -247,9 +235,8 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
-        let client = self.client.clone();
         Box::new(async move {
-            let response = client.send(request, options).await?;
+            let response = send(request, options).await?;
             let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response, io))
         })

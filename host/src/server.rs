@@ -181,10 +181,7 @@ impl Server {
                 r#"{"msg":"Service Unavailable"}"#,
             );
         };
-        let mut store = Store::new(
-            &self.app.engine,
-            RequestState::new(loaded.config.clone(), self.app.client.clone()),
-        );
+        let mut store = Store::new(&self.app.engine, RequestState::new(loaded.config.clone()));
         let ticks = self.limits.request_timeout.as_millis() / EPOCH_TICK.as_millis();
         store.set_epoch_deadline(ticks as u64);
         let (sender, receiver) = tokio::sync::oneshot::channel();

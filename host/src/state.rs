@@ -1,6 +1,6 @@
 //! What one request's wasmtime `Store` holds.
 
-use crate::outbound_http::{AllowList, OutboundClient, OutboundHooks};
+use crate::outbound_http::{AllowList, OutboundHooks};
 use crate::store::Backend;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct RequestState {
 }
 
 impl RequestState {
-    pub fn new(component: Arc<ComponentConfig>, client: OutboundClient) -> Self {
+    pub fn new(component: Arc<ComponentConfig>) -> Self {
         let wasi = WasiCtx::builder()
             .inherit_stdout()
             .inherit_stderr()
@@ -51,7 +51,7 @@ impl RequestState {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: OutboundHooks::new(component.id.clone(), component.outbound.clone(), client),
+            hooks: OutboundHooks::new(component.id.clone(), component.outbound.clone()),
             component,
             open_stores: 0,
         }
