@@ -55,25 +55,15 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     write::value(reply.key("request"), &echo(req));
     let mut response = reply.object("response");
     write::value(response.key("total"), &total);
-    match answer.hits.max_score {
-        Some(raw) => response.raw("maxScoreES", Some(raw)),
-        None => response.key("maxScoreES").push_str("null"),
-    }
+    let max_score = answer.hits.max_score.map_or("null", |raw| raw.get());
+    response.key("maxScoreES").push_str(max_score);
     write::value(response.key("size"), &req.size);
     write::value(response.key("page"), &req.page);
-    match answer.took {
-        Some(raw) => response.raw("delay", Some(raw)),
-        None => response.key("delay").push('0'),
-    }
-    let persons = response.key("persons");
-    persons.push('[');
-    for (i, hit) in answer.hits.hits.iter().enumerate() {
-        if i > 0 {
-            persons.push(',');
-        }
-        person::Person::from_hit(hit).write(persons);
-    }
-    persons.push(']');
+    let delay = answer.took.map_or("0", |raw| raw.get());
+    response.key("delay").push_str(delay);
+    write::array(response.key("persons"), &answer.hits.hits, |out, hit| {
+        person::Person::from_hit(hit).write(out)
+    });
     if let Some(id) = &answer.scroll_id {
         write::string(response.key("scrollId"), id);
     }

@@ -201,15 +201,9 @@ impl Person<'_> {
         scores.end();
         p.raw("id", self.id);
         let mut name = p.object("name");
-        let first = name.key("first");
-        first.push('[');
-        for (i, n) in self.first.iter().enumerate() {
-            if i > 0 {
-                first.push(',');
-            }
-            write::string(first, n);
-        }
-        first.push(']');
+        write::array(name.key("first"), &self.first, |out, n| {
+            write::string(out, n)
+        });
         name.raw("last", self.last);
         name.end();
         p.raw("sex", self.sex);

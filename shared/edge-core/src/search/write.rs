@@ -54,6 +54,22 @@ impl<'o> Object<'o> {
     }
 }
 
+/// An array: `each` writes one item.
+pub fn array<T>(
+    out: &mut String,
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut String, T),
+) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        each(out, item);
+    }
+    out.push(']');
+}
+
 /// A float as JavaScript prints it: whole numbers without a fraction, `null` when not finite.
 pub fn js_number(out: &mut String, x: f64) {
     // Writing into a String cannot fail.
@@ -152,11 +168,14 @@ mod tests {
         inner.end();
         o.object("empty").end();
         value(o.key("v"), &json!({"k": [true, null]}));
+        array(o.key("a"), ["x", "y\""], string);
+        array(o.key("none"), Vec::<f64>::new(), js_number);
         o.end();
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             back,
-            json!({"r": ["a", 1], "n": 0.5, "in": {"x": 3}, "empty": {}, "v": {"k": [true, null]}})
+            json!({"r": ["a", 1], "n": 0.5, "in": {"x": 3}, "empty": {}, "v": {"k": [true, null]},
+                   "a": ["x", "y\""], "none": []})
         );
     }
 }
