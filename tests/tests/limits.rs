@@ -96,6 +96,18 @@ fn forged_forwarded_for_does_not_change_the_client() {
         })
         .collect();
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    // Entries on separate header lines form one list: the forged first line changes nothing.
+    let split = request(
+        h.addr,
+        "GET",
+        SEARCH,
+        &[
+            ("x-forwarded-for", "198.51.100.9"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ],
+        b"",
+    );
+    assert_eq!(split.status, 429);
     // The client the trusted proxy saw is what counts: another one is served.
     let other = request(
         h.addr,

@@ -7,12 +7,13 @@ use edge_core::search;
 use edge_core::search::MAX_BODY_BYTES;
 use edge_spin::accounts::{config, new_code, HttpMailer, SpinKv};
 use edge_spin::{now_seconds, variable};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use edge_spin::{Request, ResponseOutparam};
+use spin_sdk::http::Method;
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(edge_spin::serve(&req, route))
+fn handle(req: Request, out: ResponseOutparam) {
+    edge_spin::serve(&req, out, route);
 }
 
 fn route(req: &Request) -> JsonReply {

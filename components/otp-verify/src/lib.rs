@@ -6,13 +6,14 @@ use edge_core::api::{self, JsonReply};
 use edge_core::search;
 use edge_core::search::MAX_BODY_BYTES;
 use edge_spin::accounts::{config, SpinKv};
-use edge_spin::{header, now_seconds};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use edge_spin::now_seconds;
+use edge_spin::{Request, ResponseOutparam};
+use spin_sdk::http::Method;
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(edge_spin::serve(&req, route))
+fn handle(req: Request, out: ResponseOutparam) {
+    edge_spin::serve(&req, out, route);
 }
 
 fn route(req: &Request) -> JsonReply {
@@ -44,5 +45,10 @@ fn check(req: &Request) -> JsonReply {
     let refresh = search::decode_query(req.query())
         .map(|pairs| pairs.iter().any(|(k, v)| k == "refresh" && v == "true"))
         .unwrap_or(false);
-    accounts::check(&cfg, header(req, "authorization"), refresh, now_seconds())
+    accounts::check(
+        &cfg,
+        req.header("authorization").as_deref(),
+        refresh,
+        now_seconds(),
+    )
 }

@@ -7,9 +7,10 @@ use edge_core::api::{self, JsonReply};
 use edge_core::limits;
 use edge_core::{accounts, search, token};
 use edge_spin::accounts::SpinKv;
-use edge_spin::{header, limits as gate, now_seconds, variable};
+use edge_spin::{limits as gate, now_seconds, variable};
+use edge_spin::{Request, ResponseOutparam};
 use serde_json::json;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::Method;
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
 
@@ -17,11 +18,11 @@ use spin_sdk::key_value::Store;
 const SWEEP_BATCH: usize = 1000;
 
 #[http_component]
-fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(edge_spin::serve(&req, |req| match admin(req) {
+fn handle(req: Request, out: ResponseOutparam) {
+    edge_spin::serve(&req, out, |req| match admin(req) {
         Err(refusal) => refusal,
         Ok(()) => route(req),
-    }))
+    });
 }
 
 /// Every route here needs an admin token.
@@ -31,7 +32,8 @@ fn admin(req: &Request) -> Result<(), JsonReply> {
         eprintln!("rate-limit routes off: the token_secret variable is empty");
         return Err(accounts::unavailable());
     }
-    let t = token::bearer(header(req, "authorization"))
+    let authorization = req.header("authorization");
+    let t = token::bearer(authorization.as_deref())
         .and_then(|t| t.ok_or(token::TokenError::NoToken))
         .map_err(|e| e.reply())?;
     token::verify(t, secret.as_bytes(), now_seconds(), "admin")

@@ -5,15 +5,16 @@ use edge_core::api::{self, JsonReply};
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
 use edge_core::{token, version};
-use edge_spin::{header, now_seconds, outbound, variable};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use edge_spin::{now_seconds, outbound, variable};
+use edge_spin::{Request, ResponseOutparam};
+use spin_sdk::http::Method;
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
 use std::time::Duration;
 
 #[http_component]
-fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    Ok(edge_spin::serve(&req, route))
+fn handle(req: Request, out: ResponseOutparam) {
+    edge_spin::serve(&req, out, route);
 }
 
 fn route(req: &Request) -> JsonReply {
@@ -109,7 +110,7 @@ fn outcome_kind(o: &Outcome) -> &'static str {
 
 fn search_reply(req: &Request) -> JsonReply {
     // A token, when one is sent, must be valid: a bad one is refused, not read as anonymous.
-    match token::bearer(header(req, "authorization")) {
+    match token::bearer(req.header("authorization").as_deref()) {
         Ok(None) => {}
         Ok(Some(t)) => {
             let secret = variable("token_secret", "");

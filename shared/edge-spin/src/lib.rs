@@ -1,13 +1,16 @@
 //! Glue between `edge-core` and spin-sdk, so each component stays a few lines.
 
 pub mod accounts;
+pub mod http;
 pub mod limits;
 pub mod outbound;
+
+pub use http::{Request, ResponseOutparam};
 
 use edge_core::api::{self, JsonReply};
 use edge_core::cors;
 use edge_core::limits::Family;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::Method;
 
 #[cfg(target_arch = "wasm32")]
 mod heap;
@@ -19,50 +22,33 @@ static ALLOCATOR: heap::Heap = heap::heap();
 
 /// Every component's frame: the CORS preflight, then the rate-limit decision (a refused
 /// request does nothing else), then the route; CORS and limit headers on the answer.
-pub fn serve(req: &Request, route: impl FnOnce(&Request) -> JsonReply) -> Response {
+pub fn serve(req: &Request, out: ResponseOutparam, route: impl FnOnce(&Request) -> JsonReply) {
+    http::send(out, reply(req, route));
+}
+
+fn reply(req: &Request, route: impl FnOnce(&Request) -> JsonReply) -> JsonReply {
     let origins = variable("cors_allowed_origins", "*");
-    let origin = header(req, "origin");
+    let origin = req.header("origin");
+    let origin = origin.as_deref();
     if *req.method() == Method::Options {
-        let asked = header(req, "access-control-request-headers");
-        return respond(cors::preflight(&origins, origin, asked));
+        let asked = req.header("access-control-request-headers");
+        return cors::preflight(&origins, origin, asked.as_deref());
     }
     let mut headers = Vec::new();
     if let Some(family) = Family::of(api::api_path(req.path()).unwrap_or("")) {
-        let anonymous_search = family == Family::Search && header(req, "authorization").is_none();
+        let anonymous_search = family == Family::Search && req.header("authorization").is_none();
         match limits::gate(req, family, anonymous_search) {
             Ok(h) => headers = h,
-            Err(refusal) => return respond(cors::decorate(refusal, &origins, origin)),
+            Err(refusal) => return cors::decorate(refusal, &origins, origin),
         }
     }
-    respond(cors::decorate(
-        with_headers(route(req), headers),
-        &origins,
-        origin,
-    ))
-}
-
-/// Turns a reply into a Spin response with a JSON content type (none for an empty body).
-pub fn respond(reply: JsonReply) -> Response {
-    let mut builder = Response::builder();
-    builder.status(reply.status);
-    if !reply.body.is_empty() {
-        builder.header("content-type", "application/json; charset=utf-8");
-    }
-    for (name, value) in reply.headers {
-        builder.header(name, value);
-    }
-    builder.body(reply.body).build()
+    cors::decorate(with_headers(route(req), headers), &origins, origin)
 }
 
 /// Adds headers to a reply.
 pub fn with_headers(mut reply: JsonReply, headers: Vec<(String, String)>) -> JsonReply {
     reply.headers.extend(headers);
     reply
-}
-
-/// A request header as text.
-pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.header(name).and_then(|v| v.as_str())
 }
 
 /// A variable, or `default` when it is unset or unreadable.

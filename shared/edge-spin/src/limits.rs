@@ -3,12 +3,11 @@
 //! store's atomic counters. Settings come from variables.
 
 use crate::accounts::SpinKv;
-use crate::{header, now_seconds, number_variable, variable};
+use crate::{now_seconds, number_variable, variable, Request};
 use edge_core::accounts;
 use edge_core::api::JsonReply;
 use edge_core::limits::{self, Family, Limit, Quota};
 use serde_json::json;
-use spin_sdk::http::Request;
 
 /// Defaults from the production front (api.md section 5): per client, then global.
 fn defaults(f: Family) -> (Limit, Limit) {
@@ -42,8 +41,10 @@ pub fn quota() -> Quota {
 /// The client's key, from the peer address and the trusted proxies' X-Forwarded-For.
 pub fn client(req: &Request) -> String {
     limits::client_key(
-        header(req, "spin-client-addr").unwrap_or("unknown"),
-        header(req, "x-forwarded-for"),
+        req.header("spin-client-addr")
+            .as_deref()
+            .unwrap_or("unknown"),
+        req.header("x-forwarded-for").as_deref(),
         number_variable("trusted_proxies", 0) as usize,
     )
 }
@@ -79,9 +80,9 @@ fn decide(req: &Request, family: Family, anonymous_search: bool) -> Result<Decis
     let (client_default, global_default) = defaults(family);
     let per_client = limit(family, "per_client", client_default);
     let global = limit(family, "global", global_default);
-    let quota = quota();
-    let quota_on = anonymous_search && quota.max > 0;
-    if per_client.off() && global.off() && !quota_on {
+    // The quota's settings are read only for the requests it can apply to.
+    let quota = anonymous_search.then(quota).filter(|q| q.max > 0);
+    if per_client.off() && global.off() && quota.is_none() {
         return Ok(Ok(Vec::new()));
     }
     let kv = SpinKv::open().map_err(|_| "open")?;
@@ -98,7 +99,7 @@ fn decide(req: &Request, family: Family, anonymous_search: bool) -> Result<Decis
     if let Some(refusal) = all.refusal {
         return Ok(Err(refusal));
     }
-    if quota_on {
+    if let Some(quota) = quota {
         let q = limits::check_quota(&kv, &who, quota, now).map_err(|_| "quota")?;
         if let Some(mut refusal) = q.refusal {
             refusal.headers.extend(mine.headers);

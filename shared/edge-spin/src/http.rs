@@ -1,0 +1,171 @@
+//! The components' request and response, read from and written to the WASI HTTP resources
+//! directly. Only what a component asks for crosses from the host: headers are looked up
+//! one at a time when needed, a request without a body (GET, HEAD, OPTIONS) never has its
+//! body read, and the answer is written in one piece. spin-sdk's `Request` instead copies
+//! every header into a map, parses the URL and reads the body through its executor: about
+//! a third more calls into the host for a request that needs none of it.
+
+use edge_core::api::JsonReply;
+use spin_sdk::http::conversions::TryFromIncomingRequest;
+use spin_sdk::http::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse};
+use wasi::io::streams::StreamError;
+
+pub use spin_sdk::http::ResponseOutparam;
+
+/// The most a single read of the request body asks for (the host caps bodies well below).
+const READ_CHUNK: u64 = 1 << 20;
+
+/// One incoming request: method, path and query, body, and its headers on demand.
+pub struct Request {
+    method: Method,
+    path_with_query: String,
+    /// Where the query starts (the `?`), or the length when there is none.
+    query_at: usize,
+    headers: Fields,
+    body: Vec<u8>,
+}
+
+impl Request {
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path, without the query string.
+    pub fn path(&self) -> &str {
+        &self.path_with_query[..self.query_at]
+    }
+
+    /// The query string without its `?` (empty when there is none).
+    pub fn query(&self) -> &str {
+        self.path_with_query
+            .get(self.query_at + 1..)
+            .unwrap_or_default()
+    }
+
+    /// The body (empty for GET, HEAD and OPTIONS, whose bodies are not read).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// A header's value as text (several values joined by `, `), or `None` when it is
+    /// absent or not UTF-8.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values = self.headers.get(name);
+        let mut text = String::new();
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(std::str::from_utf8(value).ok()?);
+        }
+        (!values.is_empty()).then_some(text)
+    }
+}
+
+/// The request body could not be read (the client went away mid-body).
+#[derive(Debug)]
+pub struct UnreadableBody;
+
+impl spin_sdk::http::IntoResponse for UnreadableBody {
+    fn into_response(self) -> spin_sdk::http::Response {
+        spin_sdk::http::Response::builder()
+            .status(400)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(r#"{"msg":"Bad Request"}"#)
+            .build()
+    }
+}
+
+#[async_trait::async_trait]
+impl TryFromIncomingRequest for Request {
+    type Error = UnreadableBody;
+
+    async fn try_from_incoming_request(request: IncomingRequest) -> Result<Self, UnreadableBody> {
+        let method = request.method();
+        let path_with_query = request.path_with_query().unwrap_or_else(|| "/".into());
+        let query_at = path_with_query.find('?').unwrap_or(path_with_query.len());
+        let body = match method {
+            Method::Get | Method::Head | Method::Options => Vec::new(),
+            _ => read_body(&request).ok_or(UnreadableBody)?,
+        };
+        Ok(Request {
+            method,
+            path_with_query,
+            query_at,
+            headers: request.headers(),
+            body,
+        })
+    }
+}
+
+fn read_body(request: &IncomingRequest) -> Option<Vec<u8>> {
+    let incoming = request.consume().ok()?;
+    let stream = incoming.stream().ok()?;
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) if body.is_empty() => body = chunk,
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => return Some(body),
+            Err(StreamError::LastOperationFailed(_)) => return None,
+        }
+    }
+}
+
+/// Sends a reply: status, a JSON content type (none for an empty body), its headers, and
+/// the body written in as few pieces as the host accepts.
+pub fn send(out: ResponseOutparam, reply: JsonReply) {
+    let mut list = Vec::with_capacity(reply.headers.len() + 1);
+    if !reply.body.is_empty() {
+        list.push((
+            "content-type".to_string(),
+            b"application/json; charset=utf-8".to_vec(),
+        ));
+    }
+    for (name, value) in reply.headers {
+        list.push((name, value.into_bytes()));
+    }
+    let fields = match Fields::from_list(&list) {
+        Ok(fields) => fields,
+        Err(e) => {
+            // Only a bug of ours can build an invalid header: answer 500 rather than nothing.
+            eprintln!("response headers refused: {e:?}");
+            return send(out, internal_error());
+        }
+    };
+    let response = OutgoingResponse::new(fields);
+    if response.set_status_code(reply.status).is_err() {
+        eprintln!("response status {} refused", reply.status);
+        return send(out, internal_error());
+    }
+    let Ok(body) = response.body() else {
+        return send(out, internal_error());
+    };
+    out.set(response);
+    if let Err(e) = write_body(&body, reply.body.as_bytes()) {
+        eprintln!("response body not written: {e:?}");
+        return;
+    }
+    if let Err(e) = OutgoingBody::finish(body, None) {
+        eprintln!("response body not finished: {e:?}");
+    }
+}
+
+fn internal_error() -> JsonReply {
+    JsonReply::new(500, serde_json::json!({ "msg": "Internal Server Error" }))
+}
+
+fn write_body(body: &OutgoingBody, mut bytes: &[u8]) -> Result<(), StreamError> {
+    let stream = body.write().map_err(|()| StreamError::Closed)?;
+    while !bytes.is_empty() {
+        let room = stream.check_write()?;
+        if room == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        stream.write(&bytes[..n])?;
+        bytes = &bytes[n..];
+    }
+    stream.blocking_flush()
+}
