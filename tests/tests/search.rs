@@ -47,6 +47,32 @@ fn answers_from_the_fixture_records() {
 }
 
 #[test]
+fn an_answer_of_several_megabytes_arrives_whole() {
+    // Above the 1 MiB a component may hand the host in one write: the answer leaves in
+    // several pieces and must arrive complete.
+    let es = EsStub::start();
+    let records = fixture_records();
+    let hits: Vec<Value> = (0..4000)
+        .map(
+            |i| json!({"_id": i.to_string(), "_score": 1.0, "_source": records[i % records.len()]}),
+        )
+        .collect();
+    es.script([(
+        200,
+        json!({"took": 1, "hits": {"total": {"value": 4000}, "max_score": 1.0, "hits": hits}}),
+    )]);
+    let dir = TempDir::new("search-big");
+    let h = host_with(&dir, &es.url(), &[]);
+    let reply = h.get("/deces/api/v1/search?lastName=Dupont&size=1000");
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.len() > 2 << 20, "{} bytes", reply.body.len());
+    let body = reply.json();
+    let persons = body["response"]["persons"].as_array().unwrap();
+    assert_eq!(persons.len(), 4000);
+    assert_eq!(persons[3999]["id"], records[3999 % records.len()]["UID"]);
+}
+
+#[test]
 fn scroll_pages_through_every_record() {
     let es = EsStub::start();
     let dir = TempDir::new("search-scroll");
