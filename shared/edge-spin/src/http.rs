@@ -12,6 +12,9 @@ use wasi::io::streams::StreamError;
 
 pub use spin_sdk::http::ResponseOutparam;
 
+/// Every answer's content type (the body is always JSON).
+const JSON: &str = "application/json; charset=utf-8";
+
 /// The most a single read of the request body asks for (the host caps bodies well below).
 const READ_CHUNK: u64 = 1 << 20;
 
@@ -70,7 +73,7 @@ impl spin_sdk::http::IntoResponse for UnreadableBody {
     fn into_response(self) -> spin_sdk::http::Response {
         spin_sdk::http::Response::builder()
             .status(400)
-            .header("content-type", "application/json; charset=utf-8")
+            .header("content-type", JSON)
             .body(r#"{"msg":"Bad Request"}"#)
             .build()
     }
@@ -117,10 +120,7 @@ fn read_body(request: &IncomingRequest) -> Option<Vec<u8>> {
 pub fn send(out: ResponseOutparam, reply: JsonReply) {
     let mut list = Vec::with_capacity(reply.headers.len() + 1);
     if !reply.body.is_empty() {
-        list.push((
-            "content-type".to_string(),
-            b"application/json; charset=utf-8".to_vec(),
-        ));
+        list.push(("content-type".to_string(), JSON.as_bytes().to_vec()));
     }
     for (name, value) in reply.headers {
         list.push((name, value.into_bytes()));
