@@ -1,6 +1,8 @@
 //! Spin's HTTP routing: exact routes and trailing `/...` wildcards; an exact
 //! route beats any wildcard, and a longer wildcard prefix beats a shorter one.
 
+use hyper::header::HeaderValue;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteEntry {
     /// The route as written in the manifest, e.g. `/deces/api/v1/id/...`.
@@ -8,6 +10,10 @@ pub struct RouteEntry {
     /// `Some(prefix)` for wildcard routes (`/a/b/...` gives `/a/b`, `/...` gives ``).
     pub prefix: Option<String>,
     pub component: usize,
+    /// `spin-matched-route` (also `spin-raw-component-route`) and
+    /// `spin-component-route`, made once: `None` for a route no header can carry.
+    pub matched_header: Option<HeaderValue>,
+    pub component_route_header: Option<HeaderValue>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,16 +36,14 @@ impl RouteEntry {
         } else {
             raw.to_string()
         };
+        let component_route = prefix.as_deref().unwrap_or(&raw);
         RouteEntry {
+            matched_header: HeaderValue::from_str(&raw).ok(),
+            component_route_header: HeaderValue::from_str(component_route).ok(),
             raw,
             prefix,
             component,
         }
-    }
-
-    /// The route without its wildcard (`spin-component-route`).
-    pub fn component_route(&self) -> &str {
-        self.prefix.as_deref().unwrap_or(&self.raw)
     }
 }
 
@@ -122,6 +126,22 @@ mod tests {
         let r = Router::new(vec![RouteEntry::new("/a", 0)]);
         assert!(r.route("/b").is_none());
         assert!(r.route("/a/b").is_none());
-        assert_eq!(r.route("/a").unwrap().entry.component_route(), "/a");
+        assert_eq!(
+            r.route("/a").unwrap().entry.component_route_header,
+            Some(HeaderValue::from_static("/a"))
+        );
+    }
+
+    #[test]
+    fn a_wildcard_route_is_carried_with_and_without_its_wildcard() {
+        let e = RouteEntry::new("/deces/api/v1/...", 0);
+        assert_eq!(
+            e.matched_header,
+            Some(HeaderValue::from_static("/deces/api/v1/..."))
+        );
+        assert_eq!(
+            e.component_route_header,
+            Some(HeaderValue::from_static("/deces/api/v1"))
+        );
     }
 }

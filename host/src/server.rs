@@ -1,7 +1,9 @@
 //! The HTTP front: limits and timeouts, Spin's routing and request headers, one
 //! fresh instance per request, one log line per request, graceful shutdown.
 
+use crate::access_log;
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
+use crate::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
@@ -16,7 +18,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -104,8 +105,7 @@ impl Server {
             Some(m) => {
                 let loaded = &self.app.components[m.entry.component];
                 let headers = SpinHeaders {
-                    matched_route: &m.entry.raw,
-                    component_route: m.entry.component_route(),
+                    route: m.entry,
                     path_info: &m.path_info,
                     peer,
                 };
@@ -113,12 +113,12 @@ impl Server {
                 (loaded.config.id.as_str(), response)
             }
         };
-        let micros = start.elapsed().as_micros();
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{method} {path} {component} {} {micros}us",
-            response.status().as_u16()
+        access_log::record(
+            method.as_str(),
+            &path,
+            component,
+            response.status().as_u16(),
+            start.elapsed().as_micros(),
         );
         response
     }
@@ -353,35 +353,50 @@ impl hyper::body::Body for Prefixed {
 
 /// The request headers Spin adds for a component.
 struct SpinHeaders<'a> {
-    matched_route: &'a str,
-    component_route: &'a str,
+    route: &'a RouteEntry,
     path_info: &'a str,
     peer: SocketAddr,
 }
 
+const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
 impl SpinHeaders<'_> {
     fn apply(&self, headers: &mut hyper::HeaderMap, full_url: &str) {
         // A client must not be able to forge what the runtime asserts.
-        let forged: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("spin-"))
-            .cloned()
-            .collect();
-        for name in forged {
-            headers.remove(name);
+        if headers.keys().any(|k| k.as_str().starts_with("spin-")) {
+            let forged: Vec<HeaderName> = headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("spin-"))
+                .cloned()
+                .collect();
+            for name in forged {
+                headers.remove(name);
+            }
         }
-        let pairs = [
-            ("spin-full-url", full_url.to_string()),
-            ("spin-path-info", self.path_info.to_string()),
-            ("spin-matched-route", self.matched_route.to_string()),
-            ("spin-base-path", "/".to_string()),
-            ("spin-raw-component-route", self.matched_route.to_string()),
-            ("spin-component-route", self.component_route.to_string()),
-            ("spin-client-addr", self.peer.to_string()),
+        let per_request = [
+            (SPIN_FULL_URL, HeaderValue::from_str(full_url).ok()),
+            (SPIN_PATH_INFO, HeaderValue::from_str(self.path_info).ok()),
+            (
+                SPIN_CLIENT_ADDR,
+                HeaderValue::from_str(&self.peer.to_string()).ok(),
+            ),
+            (SPIN_BASE_PATH, Some(HeaderValue::from_static("/"))),
         ];
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static(name), value);
+        let per_route = [
+            (SPIN_MATCHED_ROUTE, &self.route.matched_header),
+            (SPIN_RAW_COMPONENT_ROUTE, &self.route.matched_header),
+            (SPIN_COMPONENT_ROUTE, &self.route.component_route_header),
+        ];
+        let per_route = per_route.map(|(name, value)| (name, value.clone()));
+        for (name, value) in per_request.into_iter().chain(per_route) {
+            if let Some(value) = value {
+                headers.insert(name, value);
             }
         }
     }
@@ -427,12 +442,15 @@ pub fn serve(
             .spawn(move || -> anyhow::Result<()> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_park(access_log::flush)
                     .build()?;
-                runtime.block_on(async move {
+                let result = runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener)?;
                     accept_loop(server, listener, shutdown).await;
                     Ok(())
-                })
+                });
+                access_log::flush();
+                result
             })?;
         threads.push(thread);
     }

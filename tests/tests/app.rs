@@ -23,9 +23,8 @@ fn healthcheck_and_json_404_from_the_search_component() {
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(reply.json(), json!({"message": "Route not found"}));
     }
-    assert!(h
-        .log_text()
-        .contains("GET /deces/api/v1/healthcheck search 200 "));
+    let line = "GET /deces/api/v1/healthcheck search 200 ";
+    assert!(h.log_with(line).contains(line));
 }
 
 #[test]
@@ -40,9 +39,8 @@ fn every_component_is_served() {
         let reply = request(h.addr, method, path, &[], b"");
         assert_eq!(reply.status, status, "{path}");
         assert!(reply.json().is_object());
-        assert!(h
-            .log_text()
-            .contains(&format!("{method} {path} {component} {status} ")));
+        let line = format!("{method} {path} {component} {status} ");
+        assert!(h.log_with(&line).contains(&line), "{line}");
     }
 }
 
