@@ -20,11 +20,12 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -416,7 +417,11 @@ pub async fn shutdown_signal() -> std::io::Result<()> {
 
 /// Serves on `workers` threads, each with its own single-threaded runtime accepting
 /// from the same listening socket: a request never changes thread, so no wake-up
-/// crosses cores. Returns once `shutdown` turns true and in-flight requests are done.
+/// crosses cores. A worker holding more connections than another passes a newly
+/// accepted one to the least loaded worker, so that keep-alive clients (a load
+/// balancer, a benchmark) are spread evenly rather than left on whichever worker
+/// happened to wake first. Returns once `shutdown` turns true and in-flight
+/// requests are done.
 pub fn serve(
     app: App,
     listener: std::net::TcpListener,
@@ -432,10 +437,21 @@ pub fn serve(
         listen,
         instances: Arc::new(Semaphore::new(MAX_INSTANCES as usize - 8)),
     });
+    let workers = workers.max(1);
+    let (inboxes, receivers): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
+    let balance = Arc::new(Balance {
+        live: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+        inboxes,
+    });
     let mut threads = Vec::new();
-    for i in 0..workers.max(1) {
+    for (i, inbox) in receivers.into_iter().enumerate() {
         let listener = listener.try_clone()?;
-        let server = server.clone();
+        let worker = Worker {
+            index: i,
+            server: server.clone(),
+            balance: balance.clone(),
+        };
         let shutdown = shutdown.clone();
         let thread = std::thread::Builder::new()
             .name(format!("worker-{i}"))
@@ -446,7 +462,7 @@ pub fn serve(
                     .build()?;
                 let result = runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener)?;
-                    accept_loop(server, listener, shutdown).await;
+                    worker.accept_loop(listener, inbox, shutdown).await;
                     Ok(())
                 });
                 access_log::flush();
@@ -455,6 +471,7 @@ pub fn serve(
         threads.push(thread);
     }
     drop(listener);
+    drop(balance);
     for thread in threads {
         match thread.join() {
             Ok(result) => result?,
@@ -464,50 +481,141 @@ pub fn serve(
     Ok(())
 }
 
-async fn accept_loop(
-    server: Arc<Server>,
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let header_timeout = server.limits.header_timeout;
-    let max_header_bytes = server.limits.max_header_bytes;
-    let graceful = GracefulShutdown::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        eprintln!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let server = server.clone();
-                let service = service_fn(move |req| {
-                    let server = server.clone();
-                    async move { Ok::<_, Infallible>(server.handle(req, peer).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_timeout)
-                    // Heads up to four times the limit are read, so that the
-                    // service answers them with its JSON 431 (see `handle`).
-                    .max_buf_size((max_header_bytes * 4).max(8192))
-                    .max_headers(MAX_HEADERS)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+/// A connection passed from the worker that accepted it to another.
+type Handoff = (std::net::TcpStream, SocketAddr);
+
+/// How many connections each worker serves, and how to pass one to it.
+struct Balance {
+    live: Vec<AtomicUsize>,
+    inboxes: Vec<mpsc::UnboundedSender<Handoff>>,
+}
+
+impl Balance {
+    /// The worker that should serve a connection `from` just accepted: `from`
+    /// itself unless another worker serves fewer connections.
+    fn pick(&self, from: usize) -> usize {
+        let load = |i: usize| self.live[i].load(Ordering::Relaxed);
+        let mut best = from;
+        for i in 0..self.live.len() {
+            if load(i) < load(best) {
+                best = i;
             }
-            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+        best
+    }
+}
+
+/// Counts a connection against its worker while it lives.
+struct Live {
+    balance: Arc<Balance>,
+    worker: usize,
+}
+
+impl Live {
+    fn new(balance: &Arc<Balance>, worker: usize) -> Live {
+        balance.live[worker].fetch_add(1, Ordering::Relaxed);
+        Live {
+            balance: balance.clone(),
+            worker,
         }
     }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(10)) => eprintln!("shutdown: gave up waiting"),
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.balance.live[self.worker].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Worker {
+    index: usize,
+    server: Arc<Server>,
+    balance: Arc<Balance>,
+}
+
+impl Worker {
+    async fn accept_loop(
+        self,
+        listener: TcpListener,
+        mut inbox: mpsc::UnboundedReceiver<Handoff>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            eprintln!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                    };
+                    let target = self.balance.pick(self.index);
+                    let live = Live::new(&self.balance, target);
+                    if target == self.index {
+                        self.serve_connection(stream, peer, live, &graceful);
+                    } else if let Ok(stream) = stream.into_std() {
+                        match self.balance.inboxes[target].send((stream, peer)) {
+                            // The count moves with the connection.
+                            Ok(()) => std::mem::forget(live),
+                            // That worker has stopped: the connection is closed.
+                            Err(_) => drop(live),
+                        }
+                    }
+                }
+                Some((stream, peer)) = inbox.recv() => {
+                    let live = Live { balance: self.balance.clone(), worker: self.index };
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => self.serve_connection(stream, peer, live, &graceful),
+                        Err(e) => eprintln!("passing a connection failed: {e}"),
+                    }
+                }
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        drop(listener);
+        inbox.close();
+        while let Ok((stream, _)) = inbox.try_recv() {
+            drop(Live {
+                balance: self.balance.clone(),
+                worker: self.index,
+            });
+            drop(stream);
+        }
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => eprintln!("shutdown: gave up waiting"),
+        }
+    }
+
+    fn serve_connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        live: Live,
+        graceful: &GracefulShutdown,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let limits = &self.server.limits;
+        let server = self.server.clone();
+        let service = service_fn(move |req| {
+            let server = server.clone();
+            async move { Ok::<_, Infallible>(server.handle(req, peer).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            // Heads up to four times the limit are read, so that the
+            // service answers them with its JSON 431 (see `handle`).
+            .max_buf_size((limits.max_header_bytes * 4).max(8192))
+            .max_headers(MAX_HEADERS)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(live);
+        });
     }
 }

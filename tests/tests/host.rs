@@ -439,6 +439,74 @@ fn a_trap_or_a_runaway_guest_does_not_kill_the_server() {
     assert!(log.contains("GET /p/trap probe 500"), "{log}");
 }
 
+/// A keep-alive connection: requests written one at a time, answers read in turn.
+struct KeepAlive {
+    stream: std::net::TcpStream,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl KeepAlive {
+    fn open(h: &Host) -> KeepAlive {
+        let stream = std::net::TcpStream::connect(h.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        KeepAlive { stream, reader }
+    }
+
+    fn send(&mut self, path: &str) {
+        use std::io::Write;
+        let head = format!("GET {path} HTTP/1.1\r\nHost: edge\r\n\r\n");
+        self.stream.write_all(head.as_bytes()).unwrap();
+    }
+
+    fn reply(&mut self) -> Reply {
+        read_reply(&mut self.reader).unwrap()
+    }
+
+    /// True when an answer has arrived and not been read yet.
+    fn answered(&mut self) -> bool {
+        use std::io::BufRead;
+        self.stream.set_nonblocking(true).unwrap();
+        let waiting = match self.reader.fill_buf() {
+            Ok(bytes) => !bytes.is_empty(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) => panic!("{e}"),
+        };
+        self.stream.set_nonblocking(false).unwrap();
+        waiting
+    }
+}
+
+#[test]
+fn keep_alive_connections_are_spread_over_the_workers() {
+    // Two connections on a two-worker host, each having had its first answer: while
+    // a guest spins on the first connection's worker (until the 1.5 s deadline), the
+    // second connection is answered at once, so it is served by the other worker,
+    // whichever of the two accepted it.
+    let s = setup();
+    for round in 0..4 {
+        let h = host_with(&s, None, &[], &["--workers", "2"]);
+        let mut a = KeepAlive::open(&h);
+        a.send("/p/var?name=who");
+        assert_eq!(a.reply().status, 200);
+        let mut b = KeepAlive::open(&h);
+        b.send("/p/var?name=who");
+        assert_eq!(b.reply().status, 200);
+        a.send("/p/spin");
+        // Let the guest start spinning first (the check does not depend on it).
+        std::thread::sleep(Duration::from_millis(100));
+        b.send("/p/var?name=who");
+        assert_eq!(b.reply().status, 200, "round {round}");
+        assert!(
+            !a.answered(),
+            "round {round}: the spinning request ended before the other connection was served"
+        );
+        assert!(matches!(a.reply().status, 500 | 504));
+    }
+}
+
 #[test]
 fn body_limit_and_request_log() {
     let s = setup();
