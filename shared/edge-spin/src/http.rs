@@ -8,6 +8,7 @@
 use edge_core::api::JsonReply;
 use spin_sdk::http::conversions::TryFromIncomingRequest;
 use spin_sdk::http::{Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse};
+use std::cell::RefCell;
 use wasi::io::streams::StreamError;
 
 pub use spin_sdk::http::ResponseOutparam;
@@ -25,6 +26,9 @@ pub struct Request {
     /// Where the query starts (the `?`), or the length when there is none.
     query_at: usize,
     headers: Fields,
+    /// Headers already fetched, by the name asked for: several steps (the limits, the
+    /// route) may ask for the same one, and each fetch is a call into the host.
+    fetched: RefCell<Vec<(String, Option<String>)>>,
     body: Vec<u8>,
 }
 
@@ -53,6 +57,22 @@ impl Request {
     /// A header's value as text (several values joined by `, `), or `None` when it is
     /// absent or not UTF-8.
     pub fn header(&self, name: &str) -> Option<String> {
+        let known = self
+            .fetched
+            .borrow()
+            .iter()
+            .find_map(|(n, v)| n.eq_ignore_ascii_case(name).then(|| v.clone()));
+        if let Some(value) = known {
+            return value;
+        }
+        let value = self.fetch_header(name);
+        self.fetched
+            .borrow_mut()
+            .push((name.to_string(), value.clone()));
+        value
+    }
+
+    fn fetch_header(&self, name: &str) -> Option<String> {
         let values = self.headers.get(name);
         let mut text = String::new();
         for (i, value) in values.iter().enumerate() {
@@ -96,6 +116,7 @@ impl TryFromIncomingRequest for Request {
             path_with_query,
             query_at,
             headers: request.headers(),
+            fetched: RefCell::new(Vec::new()),
             body,
         })
     }
