@@ -612,6 +612,12 @@ fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     assert!(reply.json()["slept_ms"].as_u64().unwrap() >= 700);
     // Nothing listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
+    // The request finished during the shutdown has its log line.
+    assert!(
+        h.log_text().contains("GET /p/wasi probe 200 "),
+        "{}",
+        h.log_text()
+    );
 }
 
 #[test]
