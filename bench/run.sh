@@ -4,7 +4,8 @@
 #  - healthcheck: GET /healthcheck on the host vs nginx answering the same static body;
 #  - search: GET /search on the host, whose Elasticsearch is nginx answering a static
 #    20-person search answer, vs that stub asked directly (its own time).
-#   bash bench/run.sh                       # 3 rounds of 10 s per target, 50 connections
+#   bash bench/run.sh                       # 3 rounds of 10 s per target, 50 connections,
+#                                           # round-robin over the targets
 #   ROUNDS=1 DURATION=5 bash bench/run.sh
 #   TARGETS="auth_sqlite auth1_sqlite" bash bench/run.sh   # a subset
 set -euo pipefail
@@ -149,7 +150,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # CPU time (user + system, in clock ticks) a host has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-declare -A url conns lua rps p50 p99 cpu
+declare -A url conns lua rps p50 p99 cpu ticks
 targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
@@ -169,20 +170,39 @@ url[off_redis]="http://127.0.0.1:$redis_host_port$cheap";      conns[off_redis]=
 url[on_redis]="http://127.0.0.1:$limited_redis_port$cheap";    conns[on_redis]=1
 url[register_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/register";      conns[register_sqlite]=$CONNECTIONS; lua[register_sqlite]=$work/register.lua
 url[register_redis]="http://127.0.0.1:$redis_host_port/deces/api/v1/register"; conns[register_redis]=$CONNECTIONS; lua[register_redis]=$work/register.lua
+# Rounds go round-robin over the targets (every target once per round), so that the
+# machine's drift over minutes weighs on all of them alike, and the pairs compared below
+# (host and nginx, host and stub, limits on and off) are measured minutes apart at most.
 for t in $targets; do
   wrk -t1 -c10 -d2s ${lua[$t]:+-s ${lua[$t]}} "${url[$t]}" > /dev/null   # warm-up
   : > "$work/$t.runs"
-  port=${url[$t]#http://127.0.0.1:}; port=${port%%/*}
-  pid=${host_pid[$port]:-}
-  [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-  for _ in $(seq 1 "$ROUNDS"); do measure "${url[$t]}" "${conns[$t]}" "${lua[$t]:-}" >> "$work/$t.runs"; done
+  ticks[$t]=0
+done
+for _ in $(seq 1 "$ROUNDS"); do
+  for t in $targets; do
+    port=${url[$t]#http://127.0.0.1:}; port=${port%%/*}
+    pid=${host_pid[$port]:-}
+    [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+    measure "${url[$t]}" "${conns[$t]}" "${lua[$t]:-}" >> "$work/$t.runs"
+    [ -n "$pid" ] && ticks[$t]=$(( ${ticks[$t]} + $(cpu_ticks "$pid") - before ))
+  done
+done
+for t in $targets; do
   # The host's CPU time per request over all rounds: steadier than req/s on a noisy machine.
-  [ -n "$pid" ] && cpu[$t]=$(awk -v a="$before" -v b="$(cpu_ticks "$pid")" -v hz="$(getconf CLK_TCK)" \
-    '{ n += $4 } END { printf "%.0f", (b - a) / hz * 1e6 / n }' "$work/$t.runs")
+  port=${url[$t]#http://127.0.0.1:}; port=${port%%/*}
+  [ -n "${host_pid[$port]:-}" ] && cpu[$t]=$(awk -v t="${ticks[$t]}" -v hz="$(getconf CLK_TCK)" \
+    '{ n += $4 } END { printf "%.0f", t / hz * 1e6 / n }' "$work/$t.runs")
   rps[$t]=$(cut -d' ' -f1 "$work/$t.runs" | median)
   p50[$t]=$(cut -d' ' -f2 "$work/$t.runs" | median)
   p99[$t]=$(cut -d' ' -f3 "$work/$t.runs" | median)
 done
+# Median over rounds of a figure of two targets measured in the same round:
+# paired A B FIELD ratio|difference.
+paired() {
+  [ -s "$work/$1.runs" ] && [ -s "$work/$2.runs" ] || return 1
+  paste -d' ' "$work/$1.runs" "$work/$2.runs" | awk -v f="$3" -v op="$4" '
+    { a = $f; b = $(f + 4); print (op == "ratio" ? a / b : a - b) }' | median
+}
 
 echo "wrk -t$THREADS, median of $ROUNDS x ${DURATION}s, $(nproc) cores"
 printf '%-44s %5s %9s %8s %8s %11s\n' target conns 'req/s' 'p50 ms' 'p99 ms' 'host CPU us'
@@ -203,8 +223,11 @@ row off_sqlite "GET /id/x, limits off, SQLite"
 row on_sqlite "GET /id/x, limits on, SQLite"
 row off_redis "GET /id/x, limits off, Redis"
 row on_redis "GET /id/x, limits on, Redis"
-[ -n "${rps[health]:-}" ] && [ -n "${rps[nginx]:-}" ] && [ -n "${rps[search1]:-}" ] && awk -v h="${rps[health]}" -v n="${rps[nginx]}" -v a="${p50[search1]}" -v b="${p50[stub1]}" 'BEGIN {
-  printf "healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n", h / n, a - b }'
-[ -n "${rps[on_sqlite]:-}" ] && [ -n "${rps[on_redis]:-}" ] && awk -v a="${p50[on_sqlite]}" -v b="${p50[off_sqlite]}" -v c="${p50[on_redis]}" -v d="${p50[off_redis]}" 'BEGIN {
-  printf "median cost of the rate-limit check (1 connection): %.3f ms on SQLite, %.3f ms on Redis\n", a - b, c - d }'
+if ratio=$(paired health nginx 1 ratio) && added=$(paired search1 stub1 2 difference); then
+  printf 'healthcheck vs nginx: %.2f; median time added to the stub by /search (1 connection): %.3f ms\n' "$ratio" "$added"
+fi
+if a=$(paired on_sqlite off_sqlite 2 difference) && b=$(paired on_redis off_redis 2 difference); then
+  printf 'median cost of the rate-limit check (1 connection): %.3f ms on SQLite, %.3f ms on Redis\n' "$a" "$b"
+fi
+echo "(ratios and differences: medians over the rounds of the two targets measured in the same round)"
 true
