@@ -6,6 +6,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod access_log;
 mod app;
+mod balance;
 mod bindings;
 mod key_value;
 mod manifest;

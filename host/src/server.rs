@@ -3,6 +3,7 @@
 
 use crate::access_log;
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
+use crate::balance::{Balance, GuestPolls, Handoff, Live};
 use crate::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
@@ -20,7 +21,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -204,7 +204,7 @@ impl Server {
         };
         let pre = loaded.pre.clone();
         let id = loaded.config.id.clone();
-        let mut guest: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+        let guest: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             let _permit = permit;
             let result = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -218,6 +218,7 @@ impl Server {
                 eprintln!("component {id} failed: {}", one_line(e));
             }
         });
+        let mut guest = GuestPolls(guest);
         // The guest runs in this task, beside the wait for its answer: no hop to
         // another task or thread on the common path.
         let id = loaded.config.id.as_str();
@@ -437,13 +438,7 @@ pub fn serve(
         listen,
         instances: Arc::new(Semaphore::new(MAX_INSTANCES as usize - 8)),
     });
-    let workers = workers.max(1);
-    let (inboxes, receivers): (Vec<_>, Vec<_>) =
-        (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
-    let balance = Arc::new(Balance {
-        live: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
-        inboxes,
-    });
+    let (balance, receivers) = Balance::new(workers.max(1));
     let mut threads = Vec::new();
     for (i, inbox) in receivers.into_iter().enumerate() {
         let listener = listener.try_clone()?;
@@ -460,6 +455,7 @@ pub fn serve(
                     .enable_all()
                     .on_thread_park(access_log::flush)
                     .build()?;
+                worker.balance.enter(i);
                 let result = runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener)?;
                     worker.accept_loop(listener, inbox, shutdown).await;
@@ -479,52 +475,6 @@ pub fn serve(
         }
     }
     Ok(())
-}
-
-/// A connection passed from the worker that accepted it to another.
-type Handoff = (std::net::TcpStream, SocketAddr);
-
-/// How many connections each worker serves, and how to pass one to it.
-struct Balance {
-    live: Vec<AtomicUsize>,
-    inboxes: Vec<mpsc::UnboundedSender<Handoff>>,
-}
-
-impl Balance {
-    /// The worker that should serve a connection `from` just accepted: `from`
-    /// itself unless another worker serves fewer connections.
-    fn pick(&self, from: usize) -> usize {
-        let load = |i: usize| self.live[i].load(Ordering::Relaxed);
-        let mut best = from;
-        for i in 0..self.live.len() {
-            if load(i) < load(best) {
-                best = i;
-            }
-        }
-        best
-    }
-}
-
-/// Counts a connection against its worker while it lives.
-struct Live {
-    balance: Arc<Balance>,
-    worker: usize,
-}
-
-impl Live {
-    fn new(balance: &Arc<Balance>, worker: usize) -> Live {
-        balance.live[worker].fetch_add(1, Ordering::Relaxed);
-        Live {
-            balance: balance.clone(),
-            worker,
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.balance.live[self.worker].fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 struct Worker {
@@ -557,16 +507,11 @@ impl Worker {
                     if target == self.index {
                         self.serve_connection(stream, peer, live, &graceful);
                     } else if let Ok(stream) = stream.into_std() {
-                        match self.balance.inboxes[target].send((stream, peer)) {
-                            // The count moves with the connection.
-                            Ok(()) => std::mem::forget(live),
-                            // That worker has stopped: the connection is closed.
-                            Err(_) => drop(live),
-                        }
+                        self.balance.pass(target, (stream, peer), live);
                     }
                 }
                 Some((stream, peer)) = inbox.recv() => {
-                    let live = Live { balance: self.balance.clone(), worker: self.index };
+                    let live = Live::adopt(&self.balance, self.index);
                     match TcpStream::from_std(stream) {
                         Ok(stream) => self.serve_connection(stream, peer, live, &graceful),
                         Err(e) => eprintln!("passing a connection failed: {e}"),
@@ -578,10 +523,7 @@ impl Worker {
         drop(listener);
         inbox.close();
         while let Ok((stream, _)) = inbox.try_recv() {
-            drop(Live {
-                balance: self.balance.clone(),
-                worker: self.index,
-            });
+            drop(Live::adopt(&self.balance, self.index));
             drop(stream);
         }
         tokio::select! {

@@ -479,6 +479,12 @@ impl KeepAlive {
     }
 }
 
+/// Lets the host close the connection that found it listening (which counts against
+/// a worker while it lasts), so that the connections a test opens are the only ones.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 #[test]
 fn keep_alive_connections_are_spread_over_the_workers() {
     // Two connections on a two-worker host, each having had its first answer: while
@@ -488,6 +494,7 @@ fn keep_alive_connections_are_spread_over_the_workers() {
     let s = setup();
     for round in 0..4 {
         let h = host_with(&s, None, &[], &["--workers", "2"]);
+        settle();
         let mut a = KeepAlive::open(&h);
         a.send("/p/var?name=who");
         assert_eq!(a.reply().status, 200);
@@ -505,6 +512,34 @@ fn keep_alive_connections_are_spread_over_the_workers() {
         );
         assert!(matches!(a.reply().status, 500 | 504));
     }
+}
+
+#[test]
+fn a_worker_stuck_in_a_guest_is_passed_no_connection() {
+    // A and B on different workers (see above); a guest spins on A's worker. C is
+    // accepted by B's worker, which then serves two connections against one: D would be
+    // passed to A's worker, which could not serve it before the deadline, so it stays.
+    let s = setup();
+    let h = host_with(&s, None, &[], &["--workers", "2"]);
+    settle();
+    let mut a = KeepAlive::open(&h);
+    a.send("/p/var?name=who");
+    assert_eq!(a.reply().status, 200);
+    let mut b = KeepAlive::open(&h);
+    b.send("/p/var?name=who");
+    assert_eq!(b.reply().status, 200);
+    a.send("/p/spin");
+    std::thread::sleep(Duration::from_millis(100));
+    for name in ["c", "d"] {
+        let mut c = KeepAlive::open(&h);
+        c.send("/p/var?name=who");
+        assert_eq!(c.reply().status, 200, "{name}");
+        assert!(
+            !a.answered(),
+            "{name} was served only after the spinning request"
+        );
+    }
+    assert!(matches!(a.reply().status, 500 | 504));
 }
 
 #[test]
