@@ -371,15 +371,13 @@ const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr")
 impl SpinHeaders<'_> {
     fn apply(&self, headers: &mut hyper::HeaderMap, full_url: &str) {
         // A client must not be able to forge what the runtime asserts.
-        if headers.keys().any(|k| k.as_str().starts_with("spin-")) {
-            let forged: Vec<HeaderName> = headers
-                .keys()
-                .filter(|k| k.as_str().starts_with("spin-"))
-                .cloned()
-                .collect();
-            for name in forged {
-                headers.remove(name);
-            }
+        let forged: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("spin-"))
+            .cloned()
+            .collect();
+        for name in forged {
+            headers.remove(name);
         }
         let per_request = [
             (SPIN_FULL_URL, HeaderValue::from_str(full_url).ok()),
