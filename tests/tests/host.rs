@@ -455,6 +455,14 @@ impl KeepAlive {
         KeepAlive { stream, reader }
     }
 
+    /// A connection that has had one answer (so the host has placed it on a worker).
+    fn served(h: &Host) -> KeepAlive {
+        let mut c = KeepAlive::open(h);
+        c.send("/p/var?name=who");
+        assert_eq!(c.reply().status, 200);
+        c
+    }
+
     fn send(&mut self, path: &str) {
         use std::io::Write;
         let head = format!("GET {path} HTTP/1.1\r\nHost: edge\r\n\r\n");
@@ -485,6 +493,19 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(300));
 }
 
+/// A two-worker host with two keep-alive connections, each answered once (so each has been
+/// placed on a worker), and a guest spinning on the first one's worker until the deadline.
+fn spinning_on_one_of_two(s: &Setup) -> (Host, KeepAlive, KeepAlive) {
+    let h = host_with(s, None, &[], &["--workers", "2"]);
+    settle();
+    let mut a = KeepAlive::served(&h);
+    let b = KeepAlive::served(&h);
+    a.send("/p/spin");
+    // Let the guest start spinning first.
+    std::thread::sleep(Duration::from_millis(100));
+    (h, a, b)
+}
+
 #[test]
 fn keep_alive_connections_are_spread_over_the_workers() {
     // Two connections on a two-worker host, each having had its first answer: while
@@ -493,17 +514,7 @@ fn keep_alive_connections_are_spread_over_the_workers() {
     // whichever of the two accepted it.
     let s = setup();
     for round in 0..4 {
-        let h = host_with(&s, None, &[], &["--workers", "2"]);
-        settle();
-        let mut a = KeepAlive::open(&h);
-        a.send("/p/var?name=who");
-        assert_eq!(a.reply().status, 200);
-        let mut b = KeepAlive::open(&h);
-        b.send("/p/var?name=who");
-        assert_eq!(b.reply().status, 200);
-        a.send("/p/spin");
-        // Let the guest start spinning first (the check does not depend on it).
-        std::thread::sleep(Duration::from_millis(100));
+        let (_h, mut a, mut b) = spinning_on_one_of_two(&s);
         b.send("/p/var?name=who");
         assert_eq!(b.reply().status, 200, "round {round}");
         assert!(
@@ -520,20 +531,9 @@ fn a_worker_stuck_in_a_guest_is_passed_no_connection() {
     // accepted by B's worker, which then serves two connections against one: D would be
     // passed to A's worker, which could not serve it before the deadline, so it stays.
     let s = setup();
-    let h = host_with(&s, None, &[], &["--workers", "2"]);
-    settle();
-    let mut a = KeepAlive::open(&h);
-    a.send("/p/var?name=who");
-    assert_eq!(a.reply().status, 200);
-    let mut b = KeepAlive::open(&h);
-    b.send("/p/var?name=who");
-    assert_eq!(b.reply().status, 200);
-    a.send("/p/spin");
-    std::thread::sleep(Duration::from_millis(100));
+    let (h, mut a, _b) = spinning_on_one_of_two(&s);
     for name in ["c", "d"] {
-        let mut c = KeepAlive::open(&h);
-        c.send("/p/var?name=who");
-        assert_eq!(c.reply().status, 200, "{name}");
+        let _served = KeepAlive::served(&h);
         assert!(
             !a.answered(),
             "{name} was served only after the spinning request"
