@@ -8,6 +8,7 @@ mod access_log;
 mod app;
 mod balance;
 mod bindings;
+mod busy_poll;
 mod key_value;
 mod manifest;
 mod outbound_http;
@@ -25,11 +26,11 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
 [--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
-[--body-timeout-ms N] [--request-timeout-ms N] [--workers N]";
+[--body-timeout-ms N] [--request-timeout-ms N] [--workers N] [--busy-poll-us N]";
 
 struct UpArgs {
     options: app::AppOptions,
-    workers: usize,
+    workers: server::Workers,
     listen: SocketAddr,
     limits: server::Limits,
 }
@@ -44,7 +45,7 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
     let mut runtime_config = None;
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut limits = server::Limits::default();
-    let mut workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut workers = server::Workers::default();
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -88,11 +89,20 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
             "--request-timeout-ms" => limits.request_timeout = millis(name, &value()?)?,
             "--workers" => {
                 let v = value()?;
-                workers = v
+                workers.count = v
                     .parse()
                     .ok()
                     .filter(|n| *n > 0)
                     .with_context(|| format!("invalid --workers `{v}`"))?;
+            }
+            "--busy-poll-us" => {
+                let v = value()?;
+                let us: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 1_000_000)
+                    .with_context(|| format!("invalid --busy-poll-us `{v}` (0 to 1000000)"))?;
+                workers.busy_poll = Duration::from_micros(us);
             }
             other => bail!("unknown option `{other}`; {USAGE}"),
         }

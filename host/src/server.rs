@@ -4,6 +4,7 @@
 use crate::access_log;
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
 use crate::balance::{Balance, GuestPolls, Handoff, Live};
+use crate::busy_poll;
 use crate::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
@@ -54,6 +55,23 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The worker threads: how many, and how long each polls its sockets after it last
+/// worked before sleeping (`busy_poll`).
+#[derive(Debug, Clone)]
+pub struct Workers {
+    pub count: usize,
+    pub busy_poll: Duration,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers {
+            count: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            busy_poll: busy_poll::DEFAULT_WINDOW,
         }
     }
 }
@@ -114,6 +132,7 @@ impl Server {
                 (loaded.config.id.as_str(), response)
             }
         };
+        busy_poll::worked();
         access_log::record(
             method.as_str(),
             &path,
@@ -218,6 +237,7 @@ impl Server {
                 eprintln!("component {id} failed: {}", one_line(e));
             }
         });
+        busy_poll::worked();
         let mut guest = GuestPolls(guest);
         // The guest runs in this task, beside the wait for its answer: no hop to
         // another task or thread on the common path.
@@ -414,18 +434,19 @@ pub async fn shutdown_signal() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Serves on `workers` threads, each with its own single-threaded runtime accepting
+/// Serves on `workers.count` threads, each with its own single-threaded runtime accepting
 /// from the same listening socket: a request never changes thread, so no wake-up
 /// crosses cores. A worker holding more connections than another passes a newly
 /// accepted one to the least loaded worker, so that keep-alive clients (a load
 /// balancer, a benchmark) are spread evenly rather than left on whichever worker
-/// happened to wake first. Returns once `shutdown` turns true and in-flight
-/// requests are done.
+/// happened to wake first. Each worker polls its sockets for `workers.busy_poll`
+/// after it last worked before it sleeps (`busy_poll`). Returns once `shutdown` turns
+/// true and in-flight requests are done.
 pub fn serve(
     app: App,
     listener: std::net::TcpListener,
     limits: Limits,
-    workers: usize,
+    workers: Workers,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listen = listener.local_addr()?;
@@ -436,7 +457,7 @@ pub fn serve(
         listen,
         instances: Arc::new(Semaphore::new(MAX_INSTANCES as usize - 8)),
     });
-    let (balance, receivers) = Balance::new(workers.max(1));
+    let (balance, receivers) = Balance::new(workers.count.max(1));
     let mut threads = Vec::new();
     for (i, inbox) in receivers.into_iter().enumerate() {
         let listener = listener.try_clone()?;
@@ -446,6 +467,7 @@ pub fn serve(
             balance: balance.clone(),
         };
         let shutdown = shutdown.clone();
+        let busy_poll = workers.busy_poll;
         let thread = std::thread::Builder::new()
             .name(format!("worker-{i}"))
             .spawn(move || -> anyhow::Result<()> {
@@ -455,6 +477,7 @@ pub fn serve(
                     .build()?;
                 worker.balance.enter(i);
                 let result = runtime.block_on(async move {
+                    tokio::spawn(busy_poll::run(busy_poll));
                     let listener = TcpListener::from_std(listener)?;
                     worker.accept_loop(listener, inbox, shutdown).await;
                     Ok(())

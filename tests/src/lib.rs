@@ -370,6 +370,17 @@ impl Host {
     pub fn get(&self, path: &str) -> Reply {
         request(self.addr, "GET", path, &[], b"")
     }
+
+    /// CPU time the host process has used so far (user and system), in clock ticks.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("host process stat");
+        // The command name (field 2) may hold spaces: count fields after its `)`.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..]
+            .split(' ')
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
 }
 
 impl Drop for Host {

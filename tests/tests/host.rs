@@ -589,7 +589,7 @@ fn start_up_errors_exit_with_one_clear_line() {
             free_port()
         ),
     );
-    let cases: [(Vec<&str>, &str); 4] = [
+    let cases: [(Vec<&str>, &str); 5] = [
         (
             vec![
                 "up",
@@ -623,6 +623,10 @@ fn start_up_errors_exit_with_one_clear_line() {
             "Redis",
         ),
         (vec!["up", "--nonsense"], "unknown option"),
+        (
+            vec!["up", "--busy-poll-us", "soon"],
+            "invalid --busy-poll-us",
+        ),
     ];
     for (args, expected) in cases {
         let (ok, out) = host_fails(&args, &env);
@@ -630,6 +634,36 @@ fn start_up_errors_exit_with_one_clear_line() {
         assert!(out.contains(expected), "{args:?}: {out}");
         assert_eq!(out.trim().lines().count(), 1, "{args:?}: {out}");
     }
+}
+
+/// CPU ticks (1/100 s) the host uses in the `ms` after its last request.
+fn ticks_after_requests(h: &Host, ms: u64) -> u64 {
+    for _ in 0..20 {
+        assert_eq!(h.get("/p/var?name=who").status, 200);
+    }
+    let before = h.cpu_ticks();
+    std::thread::sleep(Duration::from_millis(ms));
+    h.cpu_ticks() - before
+}
+
+#[test]
+fn workers_poll_their_sockets_after_work_for_the_window_only() {
+    let s = setup();
+    // Within a 1 s window, a worker keeps polling after its last request...
+    let polling = host_with(&s, None, &[], &["--busy-poll-us", "1000000"]);
+    let used = ticks_after_requests(&polling, 500);
+    assert!(used >= 10, "{used} ticks in 500 ms within a 1 s window");
+    drop(polling);
+    // ...and after the default window (200 µs) it sleeps: an idle host costs nothing.
+    let idle = host(&s, None, &[]);
+    let used = ticks_after_requests(&idle, 1000);
+    assert!(
+        used < 20,
+        "{used} ticks in the idle second after the last request"
+    );
+    // Turned off, the host still serves.
+    let off = host_with(&s, None, &[], &["--busy-poll-us", "0"]);
+    assert!(ticks_after_requests(&off, 200) < 20);
 }
 
 #[test]

@@ -1,0 +1,111 @@
+//! Polling a worker's sockets for a short while after it last worked, before sleeping.
+//!
+//! A worker with nothing to do sleeps in `epoll_wait`, and whatever comes next (the next
+//! request on a keep-alive connection, Elasticsearch's answer) has the kernel wake it up
+//! again. On virtual machines both halves are dear: a CPU put to sleep, then woken by an
+//! interrupt sent from another CPU, costs about as much as serving a healthcheck. So for
+//! a window after it last worked, a worker keeps asking the kernel for events without
+//! blocking (handing its CPU to any other thread that wants it between two asks), and
+//! sleeps only once the window has passed with nothing to do. An idle host thus spends at
+//! most one window of CPU after each burst of work; a window of zero turns this off.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// The window when `--busy-poll-us` is not given: longer than a client's or a nearby
+/// upstream's turnaround on loopback, short enough that an idle host costs nothing.
+pub const DEFAULT_WINDOW: Duration = Duration::from_micros(200);
+
+thread_local! {
+    /// When this worker last worked (`worked`).
+    static LAST_WORK: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Whether this worker's poller waits for work, to be woken by `worked`.
+    static RESTING: Cell<bool> = const { Cell::new(false) };
+    static WAKE: Arc<Notify> = Arc::new(Notify::new());
+    /// How many times this worker's poller has yielded (for the tests).
+    static POLLS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Notes that this worker has just worked: its poller starts, or keeps, polling.
+pub fn worked() {
+    LAST_WORK.set(Some(Instant::now()));
+    if RESTING.replace(false) {
+        WAKE.with(|wake| wake.notify_one());
+    }
+}
+
+fn recently(window: Duration) -> bool {
+    LAST_WORK.get().is_some_and(|at| at.elapsed() < window)
+}
+
+/// The poller, a task of the worker's single-threaded runtime: while the worker has
+/// worked within `window`, it yields as soon as it runs, so that the runtime, having a
+/// task to come back to, checks its sockets without blocking instead of sleeping. It
+/// waits for `worked` otherwise. Returns at once when `window` is zero.
+pub async fn run(window: Duration) {
+    if window.is_zero() {
+        return;
+    }
+    let wake = WAKE.with(Arc::clone);
+    loop {
+        if recently(window) {
+            POLLS.set(POLLS.get() + 1);
+            // Another thread waiting for this CPU runs first.
+            std::thread::yield_now();
+            tokio::task::yield_now().await;
+        } else {
+            RESTING.set(true);
+            wake.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_one_thread<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn polls_after_work_then_rests_until_the_next() {
+        on_one_thread(async {
+            let window = Duration::from_millis(50);
+            tokio::spawn(run(window));
+            let sleep = |ms| tokio::time::sleep(Duration::from_millis(ms));
+            sleep(10).await;
+            assert_eq!(POLLS.get(), 0, "no work yet, so no polling");
+            worked();
+            sleep(10).await;
+            let polled = POLLS.get();
+            assert!(polled > 10, "polled {polled} times within the window");
+            sleep(60).await;
+            let rested = POLLS.get();
+            sleep(30).await;
+            assert_eq!(POLLS.get(), rested, "polled after the window had passed");
+            worked();
+            sleep(10).await;
+            assert!(
+                POLLS.get() > rested + 10,
+                "work did not start polling again"
+            );
+        });
+    }
+
+    #[test]
+    fn a_zero_window_never_polls() {
+        on_one_thread(async {
+            worked();
+            run(Duration::ZERO).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(POLLS.get(), 0);
+        });
+    }
+}
