@@ -133,6 +133,7 @@ impl Future for GuestPolls {
             mark(stamp());
             let polled = self.0.as_mut().poll(cx);
             mark(0);
+            // Guest work counts as work for the socket polling window too.
             crate::busy_poll::worked();
             polled
         })
