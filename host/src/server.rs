@@ -237,7 +237,6 @@ impl Server {
                 eprintln!("component {id} failed: {}", one_line(e));
             }
         });
-        busy_poll::worked();
         let mut guest = GuestPolls(guest);
         // The guest runs in this task, beside the wait for its answer: no hop to
         // another task or thread on the common path.
