@@ -284,6 +284,12 @@ impl Client {
             }
             return;
         }
+        // A 200 that says no code was sent: the store took the code but not its mail,
+        // which is an outage and must be answered 503, not as a mail error.
+        if r.json()["valid"] != true {
+            self.violation(format!("register {user}: 200 without a code: {}", r.text()));
+            return;
+        }
         let Some(code) = self.read_code(&user) else {
             return;
         };

@@ -2,7 +2,7 @@
 
 use crate::{number_variable, outbound, variable};
 use edge_core::accounts::kv::{Kv, StoreDown};
-use edge_core::accounts::{otp::OtpRules, AccountsConfig, Mail, Mailer};
+use edge_core::accounts::{otp::OtpRules, AccountsConfig, Mail, MailError, Mailer};
 use edge_core::upstream::{BaseUrl, Outcome};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
@@ -102,8 +102,9 @@ impl HttpMailer {
 }
 
 impl Mailer for HttpMailer {
-    fn send(&mut self, mail: &Mail) -> Result<(), String> {
-        let base = BaseUrl::parse(&self.url).ok_or("mail_api_url is not an http(s) URL")?;
+    fn send(&mut self, mail: &Mail) -> Result<(), MailError> {
+        let base = BaseUrl::parse(&self.url)
+            .ok_or_else(|| MailError::Failed("mail_api_url is not an http(s) URL".into()))?;
         let body = serde_json::json!({
             "sender": { "email": self.from },
             "to": [ { "email": mail.to } ],
@@ -125,8 +126,12 @@ impl Mailer for HttpMailer {
         );
         match outcome {
             Outcome::Answer { status, .. } if (200..300).contains(&status) => Ok(()),
-            Outcome::Answer { status, .. } => Err(format!("mail API answered {status}")),
-            other => Err(format!("mail API not reached: {other:?}")),
+            Outcome::Answer { status, .. } => {
+                Err(MailError::Failed(format!("mail API answered {status}")))
+            }
+            other => Err(MailError::Failed(format!(
+                "mail API not reached: {other:?}"
+            ))),
         }
     }
 }

@@ -52,8 +52,19 @@ pub struct Mail {
     pub body: String,
 }
 
+/// Why a mail was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailError {
+    /// The mail goes into the store (the development outbox) and the store is down: an
+    /// outage like any other, answered 503. (A write that timed out may still land
+    /// later; the code it shows is dead by then.)
+    StoreDown,
+    /// The mail service refused the mail or could not be reached.
+    Failed(String),
+}
+
 pub trait Mailer {
-    fn send(&mut self, mail: &Mail) -> Result<(), String>;
+    fn send(&mut self, mail: &Mail) -> Result<(), MailError>;
 }
 
 /// The development outbox: the latest message to each address, in the store.
@@ -64,11 +75,11 @@ pub fn outbox_key(email: &str) -> String {
 }
 
 impl Mailer for Outbox<'_> {
-    fn send(&mut self, mail: &Mail) -> Result<(), String> {
-        let bytes = serde_json::to_vec(mail).map_err(|e| e.to_string())?;
+    fn send(&mut self, mail: &Mail) -> Result<(), MailError> {
+        let bytes = serde_json::to_vec(mail).map_err(|e| MailError::Failed(e.to_string()))?;
         self.0
             .set(&outbox_key(&mail.to), &bytes)
-            .map_err(|_| "store unavailable".to_string())
+            .map_err(|StoreDown| MailError::StoreDown)
     }
 }
 
@@ -202,10 +213,13 @@ pub fn register(
         Ok(otp::Issue::CoolingDown) => sent,
         Ok(otp::Issue::Send(code)) => match mailer.send(&code_mail(cfg, &email, &code)) {
             Ok(()) => sent,
-            Err(_) => {
+            Err(e) => {
                 // Nobody can know the code: drop it.
                 let _ = kv.delete(&otp::record_key(&email::hash(&email)));
-                not_sent
+                match e {
+                    MailError::StoreDown => unavailable(),
+                    MailError::Failed(_) => not_sent,
+                }
             }
         },
     }
@@ -348,9 +362,9 @@ mod tests {
     #[derive(Default)]
     struct Sent(Vec<Mail>, bool);
     impl Mailer for Sent {
-        fn send(&mut self, mail: &Mail) -> Result<(), String> {
+        fn send(&mut self, mail: &Mail) -> Result<(), MailError> {
             if self.1 {
-                return Err("down".into());
+                return Err(MailError::Failed("down".into()));
             }
             self.0.push(mail.clone());
             Ok(())
@@ -485,6 +499,46 @@ mod tests {
             kv.records.lock().unwrap().is_empty(),
             "no code without a mail"
         );
+    }
+
+    /// The store, with writes to the outbox failing (the store went down between the
+    /// code and its mail).
+    struct OutboxDown(MemoryKv);
+    impl Kv for OutboxDown {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreDown> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreDown> {
+            if key.starts_with("outbox:") {
+                return Err(StoreDown);
+            }
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreDown> {
+            self.0.delete(key)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreDown> {
+            self.0.increment(key, delta)
+        }
+    }
+
+    #[test]
+    fn an_outbox_the_store_cannot_take_is_an_outage() {
+        let (c, kv) = (cfg(), OutboxDown(MemoryKv::default()));
+        let code = || ("123456".to_string(), "x".to_string());
+        let user = br#"{"user": "bob@example.org"}"#;
+        let r = register(&c, &kv, &mut Outbox(&kv), user, 1, code);
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(body(&r), body(&unavailable()));
+        assert!(
+            kv.0.records.lock().unwrap().is_empty(),
+            "no code without a mail"
+        );
+        // The same store taking the outbox: the code is sent.
+        let kv = MemoryKv::default();
+        let r = register(&c, &kv, &mut Outbox(&kv), user, 1, code);
+        assert_eq!(body(&r)["valid"], true);
+        assert!(outbox_reply(&kv, "bob@example.org").body.contains("123456"));
     }
 
     #[test]
