@@ -436,3 +436,32 @@ fn codes_survive_replicas_restarts_and_outages() {
         "lost with the store, refused"
     );
 }
+
+#[test]
+fn a_code_whose_mail_the_store_refuses_is_dropped_and_503() {
+    let redis = Redis::start();
+    let dir = TempDir::new("accounts-outbox-refused");
+    let h = start(dir.write("rc.toml", &redis.runtime_config()), &[]);
+    // The store takes the code but refuses its mail: every key may be written except the
+    // outbox's, which may only be read (a store failing between the two writes).
+    let acl = |keys: &[&str]| {
+        let mut args = vec!["ACL", "SETUSER", "default", "resetkeys"];
+        args.extend_from_slice(keys);
+        assert_eq!(redis.command(&args).as_deref(), Some("OK"));
+    };
+    acl(&["~[^o]*", "~otp*", "%R~outbox:*"]);
+    let r = register(&h, "mallory@example.org");
+    assert_eq!((r.status, r.json()), (503, json!({"msg": DOWN})));
+    assert_eq!(
+        redis.command(&["KEYS", "otp:*"]).as_deref(),
+        Some(""),
+        "no code without a mail"
+    );
+    assert_eq!(outbox(&h, "mallory@example.org"), None);
+    // The store whole again: the next request sends a code that works.
+    acl(&["~*"]);
+    let r = register(&h, "mallory@example.org");
+    assert_eq!((r.status, r.json()["msg"].as_str()), (200, Some(SENT)));
+    let code = code(&h, "mallory@example.org");
+    assert_eq!(login(&h, "mallory@example.org", &code).status, 200);
+}
