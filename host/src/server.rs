@@ -413,6 +413,8 @@ impl SpinHeaders<'_> {
             (SPIN_COMPONENT_ROUTE, &self.route.component_route_header),
         ];
         let per_route = per_route.map(|(name, value)| (name, value.clone()));
+        // One growth of the map for the seven, not one per doubling.
+        headers.reserve(per_request.len() + per_route.len());
         for (name, value) in per_request.into_iter().chain(per_route) {
             if let Some(value) = value {
                 headers.insert(name, value);
