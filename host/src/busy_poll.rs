@@ -8,6 +8,9 @@
 //! blocking (handing its CPU to any other thread that wants it between two asks), and
 //! sleeps only once the window has passed with nothing to do. An idle host thus spends at
 //! most one window of CPU after each burst of work; a window of zero turns this off.
+//!
+//! The poller runs once per pass of the runtime over its ready tasks, after them: it is
+//! also where the answers those tasks wrote are sent (`held_writes`).
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -26,6 +29,14 @@ thread_local! {
     static WAKE: Arc<Notify> = Arc::new(Notify::new());
     /// How many times this worker's poller has yielded (for the tests).
     static POLLS: Cell<u64> = const { Cell::new(0) };
+    /// Whether this worker has a poller (a non-zero window).
+    static POLLER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this worker has a poller, which ends each pass of its runtime over the ready
+/// tasks (see `held_writes`).
+pub fn has_poller() -> bool {
+    POLLER.get()
 }
 
 /// Notes that this worker has just worked: its poller starts, or keeps, polling.
@@ -48,8 +59,12 @@ pub async fn run(window: Duration) {
     if window.is_zero() {
         return;
     }
+    POLLER.set(true);
     let wake = WAKE.with(Arc::clone);
     loop {
+        // The runtime has run every task that was ready before this one: the answers
+        // they wrote leave now, together.
+        crate::held_writes::release();
         if recently(window) {
             POLLS.set(POLLS.get() + 1);
             // Another thread waiting for this CPU runs first.

@@ -9,6 +9,7 @@ mod app;
 mod balance;
 mod bindings;
 mod busy_poll;
+mod held_writes;
 mod key_value;
 mod manifest;
 mod outbound_http;

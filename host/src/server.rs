@@ -5,6 +5,7 @@ use crate::access_log;
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
 use crate::balance::{Balance, GuestPolls, Handoff, Live};
 use crate::busy_poll;
+use crate::held_writes::HeldWrites;
 use crate::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
@@ -575,7 +576,7 @@ impl Worker {
             // service answers them with its JSON 431 (see `handle`).
             .max_buf_size((limits.max_header_bytes * 4).max(8192))
             .max_headers(MAX_HEADERS)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(HeldWrites::new(stream)), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
