@@ -182,10 +182,15 @@ mod tests {
                 w.write_all(b"answer").await?;
                 w.flush().await
             };
-            tokio::time::timeout(Duration::from_secs(5), sent)
-                .await
-                .expect("a held answer was never sent")
-                .unwrap();
+            // The held task must be woken: a timer's wake-up polling it again would let
+            // the write through too, so the deadline is checked first.
+            tokio::select! {
+                biased;
+                () = tokio::time::sleep(Duration::from_secs(5)) => {
+                    panic!("a held answer was never sent")
+                }
+                sent = sent => sent.unwrap(),
+            }
             assert_eq!(w.inner, b"answer");
         });
     }
