@@ -78,10 +78,11 @@ pub async fn run(window: Duration) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn on_one_thread<F: std::future::Future>(f: F) -> F::Output {
+    /// Runs `f` on a single-threaded runtime, as a worker does.
+    pub(crate) fn on_one_thread<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -123,17 +123,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeldWrites<S> {
 mod tests {
     use super::*;
     use crate::busy_poll;
+    use crate::busy_poll::tests::on_one_thread;
     use std::future::poll_fn;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
-
-    fn on_one_thread<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
 
     async fn write(w: &mut HeldWrites<Vec<u8>>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         poll_fn(|cx| Poll::Ready(Pin::new(&mut *w).poll_write(cx, bytes))).await
