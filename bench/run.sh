@@ -3,7 +3,8 @@
 # machine). Loopback only, bounded.
 #  - healthcheck: GET /healthcheck on the host vs nginx answering the same static body;
 #  - search: GET /search on the host, whose Elasticsearch is nginx answering a static
-#    20-person search answer, vs that stub asked directly (its own time).
+#    20-person search answer, vs that stub asked directly (its own time); and the same
+#    search on a host whose index answers with no person (the fixed cost of a search).
 #   bash bench/run.sh                       # 3 rounds of 10 s per target, 50 connections,
 #                                           # round-robin over the targets
 #   ROUNDS=1 DURATION=5 bash bench/run.sh
@@ -32,8 +33,8 @@ trap cleanup EXIT
 # search answer (the first 20 fixture records) for any POST to /deces/_search.
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
-mkdir -p "$work/static/deces"
-python3 - "$work/static/deces/_search" <<'PY'
+mkdir -p "$work/static/deces" "$work/static/deces_empty"
+python3 - "$work/static/deces/_search" "$work/static/deces_empty/_search" <<'PY'
 import json, sys
 records = json.load(open("tests/data/goldens/fixtures/records.json"))
 hits = [{"_index": "deces", "_id": r["UID"], "_score": 10.0 - i / 10, "_source": r}
@@ -42,6 +43,9 @@ answer = {"took": 3, "timed_out": False, "hits": {"total": {"value": len(records
           "max_score": 10.0, "hits": hits}}
 text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
 open(sys.argv[1], "w").write(text)
+empty = {"took": 1, "timed_out": False, "hits": {"total": {"value": 0, "relation": "eq"},
+         "max_score": None, "hits": []}}
+open(sys.argv[2], "w").write(json.dumps(empty, separators=(",", ":")))
 PY
 chmod a+x "$work" && chmod -R a+rX "$work/static"   # nginx workers run unprivileged
 cat > "$work/nginx/nginx.conf" <<CONF
@@ -60,7 +64,7 @@ http {
   server {
     listen 127.0.0.1:$nginx_port;
     # A static file; POST is answered through the 405 -> GET internal redirect.
-    location = /deces/_search {
+    location ~ ^/(deces|deces_empty)/_search\$ {
       root $work/static; default_type application/json;
       add_header x-elastic-product Elasticsearch always;
       error_page 405 =200 \$uri;
@@ -87,12 +91,13 @@ export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
 declare -A host_pid
-serve() { # serve PORT RUNTIME_CONFIG on|off
+serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX]
   local value=0 burst=0
   [ "$3" = on ] && value=1000000 && burst=1000000000
   ( for f in SEARCH AGG ACCOUNTS OTHER BULK; do for w in PER_CLIENT GLOBAL; do
       export "SPIN_VARIABLE_${f}_RATE_${w}=$value" "SPIN_VARIABLE_${f}_BURST_${w}=$burst"; done; done
     export SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX=$burst
+    [ -n "${4:-}" ] && export SPIN_VARIABLE_ES_INDEX="$4"
     exec target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$1" \
       --runtime-config-file "$2" > /dev/null 2>&1 ) &
   pids+=($!)
@@ -102,13 +107,15 @@ host_port=$(free_port);         serve "$host_port" "$work/rc.toml" off
 redis_host_port=$(free_port);   serve "$redis_host_port" "$work/redis.toml" off
 limited_port=$(free_port);      serve "$limited_port" "$work/rc.toml" on
 limited_redis_port=$(free_port); serve "$limited_redis_port" "$work/redis.toml" on
-for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port"; do wait_port "$p"; done
+empty_port=$(free_port);        serve "$empty_port" "$work/rc.toml" off deces_empty
+for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port"; do wait_port "$p"; done
 wait_port "$nginx_port"
 
 health=/deces/api/v1/healthcheck
 search='/deces/api/v1/search?firstName=Jean&lastName=Dupont'
 curl -fsS "http://127.0.0.1:$host_port$health" | grep -q '"OK"'
 curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/nginx/error.log"; exit 1; }
+curl -sS "http://127.0.0.1:$empty_port$search" | grep -q '"persons":\[\]' || { curl -sS "http://127.0.0.1:$empty_port$search"; cat "$work/nginx/error.log"; exit 1; }
 curl -sS -X POST -H "content-type: application/json" -d '{"user":"a@example.org","password":"1"}' "http://127.0.0.1:$redis_host_port/deces/api/v1/auth" | grep -q "Wrong username" || { echo "auth on Redis does not answer" >&2; exit 1; }
 # What the host sends Elasticsearch for that search, replayed against the stub directly.
 cat > "$work/es.lua" <<'LUA'
@@ -151,10 +158,11 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # CPU time (user + system, in clock ticks) a host has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A url conns lua rps p50 p99 cpu ticks
-targets=${TARGETS:-"health nginx search stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
+targets=${TARGETS:-"health nginx search search0 stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
+url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$nginx_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
@@ -210,6 +218,7 @@ row() { [ -n "${rps[$1]:-}" ] || return 0; printf '%-44s %5s %9s %8s %8s %11s\n'
 row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
+row search0 "GET /search, deces-edge -> no person"
 row stub   "POST /deces/_search, ES stub alone"
 row search1 "GET /search, deces-edge -> ES stub"
 row stub1  "POST /deces/_search, ES stub alone"
@@ -228,6 +237,11 @@ if ratio=$(paired health nginx 1 ratio) && added=$(paired search1 stub1 2 differ
 fi
 if a=$(paired on_sqlite off_sqlite 2 difference) && b=$(paired on_redis off_redis 2 difference); then
   printf 'median cost of the rate-limit check (1 connection): %.3f ms on SQLite, %.3f ms on Redis\n' "$a" "$b"
+fi
+if [ -n "${cpu[search]:-}" ] && [ -n "${cpu[search0]:-}" ]; then
+  # The 20-person answer against the empty one: the fixed cost of a search, and each person's.
+  awk -v a="${cpu[search]}" -v b="${cpu[search0]}" 'BEGIN {
+    printf "host CPU per search: %d us with no person in the answer, %.1f us more per person\n", b, (a - b) / 20 }'
 fi
 echo "(ratios and differences: medians over the rounds of the two targets measured in the same round)"
 true
