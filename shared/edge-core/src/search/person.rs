@@ -3,7 +3,7 @@
 //! The answer is read into borrowed, typed records and the record fields a Person repeats
 //! are passed through as raw JSON: no intermediate tree, a handful of allocations per hit.
 
-use super::write::{self, Object};
+use super::write::{self, JsNumber, Object};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -129,8 +129,8 @@ struct Location<'a> {
     department_code: Raw<'a>,
     country: Raw<'a>,
     country_code: Raw<'a>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
+    latitude: Option<JsNumber<'a>>,
+    longitude: Option<JsNumber<'a>>,
 }
 
 impl<'a> Person<'a> {
@@ -193,11 +193,13 @@ impl Person<'_> {
     /// The Person as the API's JSON, in the original's key order.
     pub fn write(&self, out: &mut String) {
         let mut p = Object::new(out);
-        p.number("score", Some(self.score));
+        write::js_hundredths(p.key("score"), self.score);
         p.raw("source", self.source);
         p.raw("sourceLine", self.source_line);
         let mut scores = p.object("scores");
-        scores.number("es", self.es);
+        if let Some(es) = self.es {
+            write::js_hundredths(scores.key("es"), es);
+        }
         scores.end();
         p.raw("id", self.id);
         let mut name = p.object("name");
@@ -227,8 +229,8 @@ impl Event<'_> {
         o.raw("departmentCode", l.department_code);
         o.raw("country", l.country);
         o.raw("countryCode", l.country_code);
-        o.number("latitude", l.latitude);
-        o.number("longitude", l.longitude);
+        o.js_number("latitude", l.latitude);
+        o.js_number("longitude", l.longitude);
         o.end();
         e.end();
     }
@@ -257,7 +259,7 @@ fn text<'a>(raw: &'a RawValue) -> Option<Cow<'a, str>> {
 }
 
 /// `"POINT(lon lat)"` → (lon, lat).
-fn wkt_point(raw: &RawValue) -> Option<(f64, f64)> {
+fn wkt_point(raw: &RawValue) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
     // A WKT point holds no character JSON escapes, so the raw text is the value.
     let inner = raw
         .get()
@@ -269,13 +271,10 @@ fn wkt_point(raw: &RawValue) -> Option<(f64, f64)> {
         .strip_prefix('(')?
         .strip_suffix(')')?;
     let mut parts = inner.split_whitespace();
-    let number = |s: &str| {
-        let ok = s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-        s.parse::<f64>().ok().filter(|f| ok && f.is_finite())
-    };
-    let (lon, lat) = (number(parts.next()?)?, number(parts.next()?)?);
+    let (lon, lat) = (
+        JsNumber::parse(parts.next()?)?,
+        JsNumber::parse(parts.next()?)?,
+    );
     parts.next().is_none().then_some((lon, lat))
 }
 

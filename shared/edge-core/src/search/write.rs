@@ -37,10 +37,10 @@ impl<'o> Object<'o> {
         }
     }
 
-    /// A number as JavaScript prints it, left out when absent.
-    pub fn number(&mut self, key: &str, value: Option<f64>) {
-        if let Some(x) = value {
-            js_number(self.key(key), x);
+    /// A number given as text or as a float, left out when absent.
+    pub fn js_number(&mut self, key: &str, value: Option<JsNumber<'_>>) {
+        if let Some(n) = value {
+            n.write(self.key(key));
         }
     }
 
@@ -81,6 +81,107 @@ pub fn js_number(out: &mut String, x: f64) {
             None => write!(out, "null"),
         }
     };
+}
+
+/// A number read from a text: the text itself when it is already what JavaScript prints
+/// for its value (most coordinates are), which spares parsing and printing the float.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JsNumber<'a> {
+    Printed(&'a str),
+    Float(f64),
+}
+
+impl<'a> JsNumber<'a> {
+    /// The number a decimal text holds; `None` when the text is not a finite number.
+    pub fn parse(text: &'a str) -> Option<Self> {
+        if is_js_printed(text) {
+            return Some(JsNumber::Printed(text));
+        }
+        let ok = text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+        let x = text.parse::<f64>().ok().filter(|x| ok && x.is_finite())?;
+        Some(JsNumber::Float(x))
+    }
+
+    pub fn write(self, out: &mut String) {
+        match self {
+            JsNumber::Printed(text) => out.push_str(text),
+            JsNumber::Float(x) => js_number(out, x),
+        }
+    }
+}
+
+/// Whether `text` is a plain decimal that `js_number` would print back unchanged: an
+/// optional minus, an integer part without a leading zero (or a lone `0`) of at most 15
+/// digits, an optional fraction not ending in `0`, not below 0.0001 in magnitude, and at
+/// most 15 significant digits (so that the float it parses to prints back as the same
+/// digits); not `-0`.
+pub fn is_js_printed(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
+    if int.is_empty() || int.len() > 15 || !all_digits(int) || (int.len() > 1 && int[0] == b'0') {
+        return false;
+    }
+    let Some(frac) = frac else {
+        // A whole number: `-0` prints as `0`.
+        return !(int == b"0" && text.starts_with('-'));
+    };
+    if frac.is_empty() || !all_digits(frac) || frac.last() == Some(&b'0') {
+        return false;
+    }
+    let significant = if int == b"0" {
+        let zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        if zeros > 3 {
+            return false;
+        }
+        frac.len() - zeros
+    } else {
+        int.len() + frac.len()
+    };
+    significant <= 15
+}
+
+/// A number already rounded to hundredths (`Math.round(x * 100) / 100`), written from its
+/// hundredths without going through float printing; anything else through `js_number`.
+pub fn js_hundredths(out: &mut String, x: f64) {
+    let k = (x * 100.0).round();
+    if k.abs() >= 1e15 || k / 100.0 != x {
+        return js_number(out, x);
+    }
+    let k = k as i64;
+    if k < 0 {
+        out.push('-');
+    }
+    let k = k.unsigned_abs();
+    push_digits(out, k / 100);
+    let cents = (k % 100) as u8;
+    if cents != 0 {
+        out.push('.');
+        out.push(char::from(b'0' + cents / 10));
+        if !cents.is_multiple_of(10) {
+            out.push(char::from(b'0' + cents % 10));
+        }
+    }
+}
+
+/// An unsigned integer's decimal digits.
+fn push_digits(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// A JSON string literal.
@@ -154,6 +255,104 @@ mod tests {
         assert_eq!(text(f64::NAN), "null");
     }
 
+    fn printed(x: f64) -> String {
+        let mut out = String::new();
+        js_number(&mut out, x);
+        out
+    }
+
+    #[test]
+    fn texts_javascript_prints_as_they_are() {
+        for t in [
+            "0",
+            "45",
+            "-4.4861",
+            "2.3264",
+            "48.8331",
+            "0.0001",
+            "123456789012345",
+        ] {
+            assert!(is_js_printed(t), "{t}");
+            assert_eq!(printed(t.parse().unwrap()), t);
+        }
+        // Each of these prints differently, or is not a plain decimal at all.
+        for t in [
+            "",
+            "-",
+            "-0",
+            "00",
+            "01",
+            "+1",
+            "1.",
+            ".5",
+            "2.50",
+            "1e3",
+            "0.00001",
+            "1.0",
+            "1234567890123456",
+            "0.1234567890123456",
+            "12345678.123456789",
+            "1,5",
+            "NaN",
+        ] {
+            assert!(!is_js_printed(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn numbers_in_text_read_as_before() {
+        for (t, expected) in [
+            ("2.3264", Some("2.3264")),
+            ("2.30", Some("2.3")),
+            ("1e2", Some("100")),
+            ("-0", Some("0")),
+            ("+7", Some("7")),
+            ("inf", None),
+            ("1e999", None),
+            ("x", None),
+        ] {
+            let got = JsNumber::parse(t).map(|n| {
+                let mut out = String::new();
+                n.write(&mut out);
+                out
+            });
+            assert_eq!(got.as_deref(), expected, "{t}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 20_000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Every text taken as already printed is what printing its float gives.
+        #[test]
+        fn printed_texts_print_back_unchanged(
+            minus in proptest::bool::ANY,
+            int in "(0|[1-9][0-9]{0,16})",
+            frac in proptest::option::of("0{0,8}[0-9]{0,12}"),
+        ) {
+            let mut t = String::new();
+            if minus { t.push('-'); }
+            t.push_str(&int);
+            if let Some(f) = &frac { t.push('.'); t.push_str(f); }
+            if is_js_printed(&t) {
+                proptest::prop_assert_eq!(printed(t.parse().unwrap()), t);
+            }
+        }
+
+        /// Writing from hundredths gives exactly what float printing gives, for rounded
+        /// scores and for any other float.
+        #[test]
+        fn hundredths_print_as_floats_do(k in -10_000_000_000i64..10_000_000_000, x in proptest::num::f64::ANY) {
+            for x in [(k as f64) / 100.0, x, (x * 100.0).round() / 100.0] {
+                let mut out = String::new();
+                js_hundredths(&mut out, x);
+                proptest::prop_assert_eq!(out, printed(x));
+            }
+        }
+    }
+
     #[test]
     fn objects() {
         let raw = RawValue::from_string("[\"a\",1]".into()).unwrap();
@@ -161,10 +360,10 @@ mod tests {
         let mut o = Object::new(&mut out);
         o.raw("absent", None);
         o.raw("r", Some(&raw));
-        o.number("n", Some(0.5));
-        o.number("none", None);
+        o.js_number("n", Some(JsNumber::Float(0.5)));
+        o.js_number("none", None);
         let mut inner = o.object("in");
-        inner.number("x", Some(3.0));
+        inner.js_number("x", JsNumber::parse("3"));
         inner.end();
         o.object("empty").end();
         value(o.key("v"), &json!({"k": [true, null]}));
