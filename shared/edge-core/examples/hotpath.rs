@@ -1,5 +1,8 @@
 //! Native timings of the /search hot path, one step at a time (see bench/README.md):
-//! `cargo run --release -p edge-core --example hotpath`.
+//! `cargo run --release -p edge-core --example hotpath`. With the argument `count`, each
+//! step runs 100 times untimed, for instruction counts that do not depend on the machine:
+//! `valgrind --tool=callgrind --toggle-collect='*search_reply*' target/release/examples/hotpath count`
+//! (instructions per shaped answer: the total divided by 100).
 
 use edge_core::search;
 use std::hint::black_box;
@@ -42,6 +45,14 @@ fn main() {
     .into_bytes();
 
     let req = search::parse_get(QUERY).expect("valid query");
+    if std::env::args().nth(1).as_deref() == Some("count") {
+        for _ in 0..100 {
+            let _ = black_box(search::parse_get(black_box(QUERY)));
+            black_box(search::search_call("deces", black_box(&req)));
+            black_box(search::search_reply(black_box(&req), black_box(&es)));
+        }
+        return;
+    }
     let n = 2000;
     println!("step (native, median of 15 rounds)        us");
     println!(

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod person;
 pub mod query;
 pub mod request;
+mod scan;
 mod tree;
 mod write;
 
@@ -41,9 +42,9 @@ pub fn check_id(id: &str) -> Result<(), SearchError> {
 pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     // Checked as UTF-8 once here, rather than string by string while parsing.
     let es = std::str::from_utf8(es).ok()?;
-    let answer: person::EsAnswer = serde_json::from_str(es).ok()?;
+    let answer = person::EsAnswer::read(es)?;
     let total: Value = match answer.hits.total {
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()).ok()? {
+        Some(raw) => match serde_json::from_str::<Value>(raw).ok()? {
             Value::Object(t) => t.get("value")?.clone(),
             n @ Value::Number(_) => n,
             _ => return None,
@@ -55,11 +56,11 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     write::value(reply.key("request"), &echo(req));
     let mut response = reply.object("response");
     write::value(response.key("total"), &total);
-    let max_score = answer.hits.max_score.map_or("null", |raw| raw.get());
+    let max_score = answer.hits.max_score.unwrap_or("null");
     response.key("maxScoreES").push_str(max_score);
     write::value(response.key("size"), &req.size);
     write::value(response.key("page"), &req.page);
-    let delay = answer.took.map_or("0", |raw| raw.get());
+    let delay = answer.took.unwrap_or("0");
     response.key("delay").push_str(delay);
     write::array(response.key("persons"), &answer.hits.hits, |out, hit| {
         person::Person::from_hit(hit).write(out)

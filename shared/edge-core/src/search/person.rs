@@ -2,18 +2,26 @@
 //!
 //! The answer is read into borrowed, typed records and the record fields a Person repeats
 //! are passed through as raw JSON: no intermediate tree, a handful of allocations per hit.
+//! `scan.rs` reads it in one pass; serde_json reads what the scanner leaves to it.
 
+use super::scan::Scanner;
 use super::write::{self, JsNumber, Object};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-type Raw<'a> = Option<&'a RawValue>;
+/// A value's JSON text; `None` when it is absent or `null`.
+type Raw<'a> = Option<&'a str>;
+
+/// A `Raw` field for serde.
+fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Raw<'de>, D::Error> {
+    Ok(Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get))
+}
 
 /// The parts of an Elasticsearch search answer the API reads.
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 pub struct EsAnswer<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     pub took: Raw<'a>,
     #[serde(rename = "_scroll_id", borrow, default)]
     pub scroll_id: Option<Cow<'a, str>>,
@@ -21,17 +29,17 @@ pub struct EsAnswer<'a> {
     pub hits: EsHits<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 pub struct EsHits<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     pub total: Raw<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     pub max_score: Raw<'a>,
     #[serde(borrow)]
     pub hits: Vec<Hit<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 pub struct Hit<'a> {
     #[serde(rename = "_score", default)]
     pub score: Option<f64>,
@@ -41,60 +49,204 @@ pub struct Hit<'a> {
 
 /// An indexed record's fields, as raw JSON (strings or arrays of strings, or numbers).
 #[allow(non_snake_case)]
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 pub struct Record<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     UID: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     SOURCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     SOURCE_LINE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     NOM: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     PRENOMS: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     SEXE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     DATE_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     COMMUNE_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_INSEE_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_POSTAL_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_INSEE_NAISSANCE_HISTORIQUE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     DEPARTEMENT_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     PAYS_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     PAYS_NAISSANCE_CODEISO3: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     GEOPOINT_NAISSANCE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     DATE_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     NUM_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     AGE_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     COMMUNE_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_INSEE_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_POSTAL_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     CODE_INSEE_DECES_HISTORIQUE: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     DEPARTEMENT_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     PAYS_DECES: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     PAYS_DECES_CODEISO3: Raw<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "raw")]
     GEOPOINT_DECES: Raw<'a>,
+}
+
+/// Puts a field's value in its slot; `None` when the field was already seen (serde_json
+/// refuses duplicate fields).
+fn put<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    slot.is_none().then(|| *slot = Some(value))
+}
+
+/// `null` as absent.
+fn nullable(text: &str) -> Raw<'_> {
+    (text != "null").then_some(text)
+}
+
+impl<'a> EsAnswer<'a> {
+    /// Reads an Elasticsearch answer: in one pass with the scanner, or with serde_json
+    /// where the scanner gives up (serde_json then decides whether it is an answer).
+    pub fn read(text: &'a str) -> Option<Self> {
+        Self::scan(text).or_else(|| serde_json::from_str(text).ok())
+    }
+
+    fn scan(text: &'a str) -> Option<Self> {
+        let mut s = Scanner::new(text);
+        let (mut took, mut scroll_id, mut hits) = (None, None, None);
+        s.object(0, |s, key| match key? {
+            "took" => put(&mut took, nullable(s.value(1)?)),
+            "_scroll_id" => {
+                let id = match s.peek()? {
+                    b'n' => nullable(s.value(1)?).map_or(Some(None), |_| None)?,
+                    _ => match s.string()? {
+                        (text, false) => Some(Cow::Borrowed(&text[1..text.len() - 1])),
+                        (text, true) => Some(serde_json::from_str(text).ok()?),
+                    },
+                };
+                put(&mut scroll_id, id)
+            }
+            "hits" => put(&mut hits, EsHits::scan(s)?),
+            _ => s.value(1).map(drop),
+        })?;
+        s.at_end().then_some(())?;
+        Some(EsAnswer {
+            took: took.flatten(),
+            scroll_id: scroll_id.flatten(),
+            hits: hits?,
+        })
+    }
+}
+
+impl<'a> EsHits<'a> {
+    fn scan(s: &mut Scanner<'a>) -> Option<Self> {
+        let (mut total, mut max_score, mut hits) = (None, None, None);
+        s.object(1, |s, key| match key? {
+            "total" => put(&mut total, nullable(s.value(2)?)),
+            "max_score" => put(&mut max_score, nullable(s.value(2)?)),
+            "hits" => {
+                let mut list = Vec::new();
+                s.array(2, |s| {
+                    list.push(Hit::scan(s)?);
+                    Some(())
+                })?;
+                put(&mut hits, list)
+            }
+            _ => s.value(2).map(drop),
+        })?;
+        Some(EsHits {
+            total: total.flatten(),
+            max_score: max_score.flatten(),
+            hits: hits?,
+        })
+    }
+}
+
+impl<'a> Hit<'a> {
+    fn scan(s: &mut Scanner<'a>) -> Option<Self> {
+        let (mut score, mut source) = (None, None);
+        s.object(3, |s, key| match key? {
+            "_score" => {
+                let value = match nullable(s.value(4)?) {
+                    // Parsed by serde_json, so that the float is the one it would give.
+                    Some(number) => Some(serde_json::from_str::<f64>(number).ok()?),
+                    None => None,
+                };
+                put(&mut score, value)
+            }
+            "_source" => put(&mut source, Record::scan(s)?),
+            _ => s.value(4).map(drop),
+        })?;
+        Some(Hit {
+            score: score.flatten(),
+            source: source.unwrap_or_default(),
+        })
+    }
+}
+
+impl<'a> Record<'a> {
+    fn scan(s: &mut Scanner<'a>) -> Option<Self> {
+        let mut record = Record::default();
+        let mut seen = 0u32;
+        s.object(4, |s, key| {
+            let Some((bit, slot)) = record.field(key?) else {
+                return s.value(5).map(drop);
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            *slot = nullable(s.value(5)?);
+            Some(())
+        })?;
+        Some(record)
+    }
+
+    /// A field's bit (for spotting duplicates) and slot, by its name.
+    fn field(&mut self, name: &str) -> Option<(u32, &mut Raw<'a>)> {
+        let (index, slot) = match name {
+            "UID" => (0, &mut self.UID),
+            "SOURCE" => (1, &mut self.SOURCE),
+            "SOURCE_LINE" => (2, &mut self.SOURCE_LINE),
+            "NOM" => (3, &mut self.NOM),
+            "PRENOMS" => (4, &mut self.PRENOMS),
+            "SEXE" => (5, &mut self.SEXE),
+            "DATE_NAISSANCE" => (6, &mut self.DATE_NAISSANCE),
+            "COMMUNE_NAISSANCE" => (7, &mut self.COMMUNE_NAISSANCE),
+            "CODE_INSEE_NAISSANCE" => (8, &mut self.CODE_INSEE_NAISSANCE),
+            "CODE_POSTAL_NAISSANCE" => (9, &mut self.CODE_POSTAL_NAISSANCE),
+            "CODE_INSEE_NAISSANCE_HISTORIQUE" => (10, &mut self.CODE_INSEE_NAISSANCE_HISTORIQUE),
+            "DEPARTEMENT_NAISSANCE" => (11, &mut self.DEPARTEMENT_NAISSANCE),
+            "PAYS_NAISSANCE" => (12, &mut self.PAYS_NAISSANCE),
+            "PAYS_NAISSANCE_CODEISO3" => (13, &mut self.PAYS_NAISSANCE_CODEISO3),
+            "GEOPOINT_NAISSANCE" => (14, &mut self.GEOPOINT_NAISSANCE),
+            "DATE_DECES" => (15, &mut self.DATE_DECES),
+            "NUM_DECES" => (16, &mut self.NUM_DECES),
+            "AGE_DECES" => (17, &mut self.AGE_DECES),
+            "COMMUNE_DECES" => (18, &mut self.COMMUNE_DECES),
+            "CODE_INSEE_DECES" => (19, &mut self.CODE_INSEE_DECES),
+            "CODE_POSTAL_DECES" => (20, &mut self.CODE_POSTAL_DECES),
+            "CODE_INSEE_DECES_HISTORIQUE" => (21, &mut self.CODE_INSEE_DECES_HISTORIQUE),
+            "DEPARTEMENT_DECES" => (22, &mut self.DEPARTEMENT_DECES),
+            "PAYS_DECES" => (23, &mut self.PAYS_DECES),
+            "PAYS_DECES_CODEISO3" => (24, &mut self.PAYS_DECES_CODEISO3),
+            "GEOPOINT_DECES" => (25, &mut self.GEOPOINT_DECES),
+            _ => return None,
+        };
+        Some((1 << index, slot))
+    }
 }
 
 /// A Person: fields absent from the record are left out.
@@ -254,15 +406,18 @@ impl<'a> Location<'a> {
 }
 
 /// A raw JSON string's text; `None` for other JSON.
-fn text<'a>(raw: &'a RawValue) -> Option<Cow<'a, str>> {
-    serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+fn text(raw: &str) -> Option<Cow<'_, str>> {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        // The text is valid JSON: a string without backslashes is its own content.
+        Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
+        _ => serde_json::from_str(raw).ok(),
+    }
 }
 
 /// `"POINT(lon lat)"` → (lon, lat).
-fn wkt_point(raw: &RawValue) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
+fn wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
     // A WKT point holds no character JSON escapes, so the raw text is the value.
     let inner = raw
-        .get()
         .strip_prefix('"')?
         .strip_suffix('"')?
         .trim()
@@ -290,7 +445,7 @@ mod tests {
 
     fn shape(hit: Value) -> Value {
         let text = json!({"hits": {"hits": [hit]}}).to_string();
-        let answer: EsAnswer = serde_json::from_str(&text).unwrap();
+        let answer = EsAnswer::read(&text).unwrap();
         let mut out = String::new();
         Person::from_hit(&answer.hits.hits[0]).write(&mut out);
         serde_json::from_str(&out).unwrap()
@@ -335,5 +490,175 @@ mod tests {
         let p = shape(json!({"_source": {"PRENOMS": 5, "GEOPOINT_DECES": "POINT(inf NaN)"}}));
         assert_eq!(p["name"]["first"], json!([""]));
         assert!(p["death"]["location"].get("longitude").is_none());
+    }
+
+    /// What serde_json alone reads.
+    fn by_serde(text: &str) -> Option<EsAnswer<'_>> {
+        serde_json::from_str(text).ok()
+    }
+
+    #[test]
+    fn the_scanner_reads_every_golden_answer_as_serde_json_does() {
+        let goldens = include_str!("../../../../tests/data/goldens/visible.jsonl");
+        let mut answers = 0;
+        for line in goldens.lines() {
+            let case: Value = serde_json::from_str(line).unwrap();
+            for fixture in case["es_fixture"].as_array().into_iter().flatten() {
+                let body = &fixture["body"];
+                if body.get("hits").is_none() {
+                    continue;
+                }
+                for text in [
+                    body.to_string(),
+                    serde_json::to_string_pretty(body).unwrap(),
+                ] {
+                    let scanned = EsAnswer::scan(&text);
+                    assert!(scanned.is_some(), "{}", case["case_id"]);
+                    assert_eq!(scanned, by_serde(&text), "{}", case["case_id"]);
+                }
+                answers += 1;
+            }
+        }
+        assert!(answers > 50, "{answers} answers");
+    }
+
+    #[test]
+    fn the_scanner_leaves_what_it_cannot_read_to_serde_json() {
+        for text in [
+            // Refused by serde_json: duplicate fields, wrong types, missing hits.
+            r#"{"hits":{"hits":[{"_source":{"NOM":"a","NOM":null}}]}}"#,
+            r#"{"hits":{"hits":[],"hits":[]}}"#,
+            r#"{"took":1,"took":2,"hits":{"hits":[]}}"#,
+            r#"{"hits":{"hits":[{"_score":"1"}]}}"#,
+            r#"{"hits":{"hits":[{"_source":null}]}}"#,
+            r#"{"hits":{"hits":null}}"#,
+            r#"{"_scroll_id":5,"hits":{"hits":[]}}"#,
+            r#"{"took":1}"#,
+            r#"{"hits":{"hits":[]}} x"#,
+            // Read by serde_json, left to it: an escaped key, a record as an array.
+            r#"{"hits":{"hits":[{"_source":{"N\u004fM":"Dupont"}}]}}"#,
+            r#"{"hits":{"hits":[{"_source":[]}]}}"#,
+        ] {
+            assert_eq!(EsAnswer::scan(text), None, "{text}");
+            assert_eq!(EsAnswer::read(text), by_serde(text), "{text}");
+        }
+        let escaped = r#"{"hits":{"hits":[{"_source":{"N\u004fM":"Dupont"}}]}}"#;
+        assert_eq!(
+            EsAnswer::read(escaped).unwrap().hits.hits[0].source.NOM,
+            Some("\"Dupont\"")
+        );
+        // Read by both, the same way: nulls, escapes in values and in the scroll id.
+        let text = r#" { "took" : null , "_scroll_id" : "a\"b" , "hits" : { "total" : 3 ,
+            "max_score" : null , "hits" : [ { "_score" : 1.5e1 , "_source" : { "NOM" : null ,
+            "PRENOMS" : "Jos\u00e9" , "X" : [ { } ] } } ] } } "#;
+        let scanned = EsAnswer::scan(text).unwrap();
+        assert_eq!(Some(&scanned), by_serde(text).as_ref());
+        assert_eq!(scanned.scroll_id.as_deref(), Some("a\"b"));
+        assert_eq!(scanned.hits.hits[0].score, Some(15.0));
+        assert_eq!(scanned.hits.hits[0].source.PRENOMS, Some(r#""Jos\u00e9""#));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 5_000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// On answers of every shape, the scanner reads what serde_json reads, or gives up.
+        #[test]
+        fn the_scanner_never_disagrees_with_serde_json(answer in es_answer(), pretty in proptest::bool::ANY) {
+            let text = if pretty { serde_json::to_string_pretty(&answer) } else { serde_json::to_string(&answer) }.unwrap();
+            let expected = by_serde(&text);
+            if let Some(scanned) = EsAnswer::scan(&text) {
+                proptest::prop_assert_eq!(Some(scanned), expected);
+            }
+        }
+    }
+
+    fn es_answer() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        use proptest::sample::select;
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-zé\"\\\n ]{0,12}".prop_map(Value::from),
+        ];
+        let value = scalar.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z]{1,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        let names = select(vec![
+            "UID",
+            "NOM",
+            "PRENOMS",
+            "SEXE",
+            "SOURCE_LINE",
+            "GEOPOINT_DECES",
+            "COMMUNE_DECES",
+            "PAYS_NAISSANCE",
+            "AGE_DECES",
+            "PRENOM_NOM",
+            "OTHER",
+        ]);
+        let source = prop_oneof![
+            8 => proptest::collection::btree_map(names, value.clone(), 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            1 => value.clone(),
+        ];
+        let score = prop_oneof![
+            (0f64..300.0).prop_map(Value::from),
+            Just(Value::Null),
+            value.clone(),
+        ];
+        let hit = (
+            proptest::option::of(score),
+            proptest::option::of(source),
+            proptest::option::of(value.clone()),
+        )
+            .prop_map(|(score, source, other)| {
+                let mut hit = serde_json::Map::new();
+                if let Some(v) = other {
+                    hit.insert("_index".into(), v);
+                }
+                if let Some(v) = score {
+                    hit.insert("_score".into(), v);
+                }
+                if let Some(v) = source {
+                    hit.insert("_source".into(), v);
+                }
+                Value::Object(hit)
+            });
+        let hits = prop_oneof![
+            8 => proptest::collection::vec(hit, 0..4).prop_map(Value::from),
+            1 => value.clone(),
+        ];
+        (
+            proptest::option::of(value.clone()),
+            proptest::option::of(value.clone()),
+            proptest::option::of(hits),
+            proptest::option::of(value),
+        )
+            .prop_map(|(took, scroll, hits, total)| {
+                let mut inner = serde_json::Map::new();
+                if let Some(v) = total {
+                    inner.insert("total".into(), v);
+                }
+                if let Some(v) = hits {
+                    inner.insert("hits".into(), v);
+                }
+                let mut answer = serde_json::Map::new();
+                if let Some(v) = took {
+                    answer.insert("took".into(), v);
+                }
+                if let Some(v) = scroll {
+                    answer.insert("_scroll_id".into(), v);
+                }
+                answer.insert("hits".into(), Value::Object(inner));
+                Value::Object(answer)
+            })
     }
 }
