@@ -263,6 +263,7 @@ mod tests {
         for text in [
             "\"unterminated",
             "\"control \u{1} char\"",
+            "\"\u{1f}\"",
             "\"bad \\x escape\"",
             "\"short \\u12\"",
             "01",
@@ -290,7 +291,7 @@ mod tests {
 
         /// On any text, the scanner either gives up or reads exactly what serde_json reads.
         #[test]
-        fn never_disagrees_with_serde_json(text in "[ \\[\\]{}\",:a-c0-9.eE+\\-\\\\u\u{1}é]{0,40}") {
+        fn never_disagrees_with_serde_json(text in "[ \\[\\]{}\",:a-c0-9.eE+\\-\\\\u\u{1}\u{1f}é]{0,40}") {
             if let Some(v) = scanned(&text) {
                 let expected = serde_json::from_str::<&RawValue>(&text).map(|r| r.get());
                 proptest::prop_assert_eq!(Ok(v), expected.map_err(|_| ()), "{}", text);
