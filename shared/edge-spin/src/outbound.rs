@@ -109,7 +109,12 @@ fn send(
         loop {
             match stream.blocking_read(64 << 10) {
                 Ok(chunk) => {
-                    answer.extend_from_slice(&chunk);
+                    if answer.is_empty() {
+                        // The first chunk is kept as it is, not copied.
+                        answer = chunk;
+                    } else {
+                        answer.extend_from_slice(&chunk);
+                    }
                     if answer.len() > MAX_ANSWER_BYTES {
                         return Err(ErrorCode::HttpResponseBodySize(None));
                     }
