@@ -30,21 +30,29 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 # nginx: two workers (as many as cores); a static JSON body, and a static Elasticsearch
-# search answer (the first 20 fixture records) for any POST to /deces/_search.
+# search answer (the first 20 fixture records) for any POST to /deces/_search (and an
+# answer with no record for /deces_empty/_search).
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
 mkdir -p "$work/static/deces" "$work/static/deces_empty"
 python3 - "$work/static/deces/_search" "$work/static/deces_empty/_search" <<'PY'
 import json, sys
+# Shaped as Elasticsearch answers the search (as in the goldens): each hit holds the record
+# fields the search asks for (its `_source` list) and its sort value.
+fields = next(case["es_requests"][0]["body"]["_source"]
+              for case in map(json.loads, open("tests/data/goldens/visible.jsonl"))
+              if case["family"] == "search_get" and case["es_requests"])
 records = json.load(open("tests/data/goldens/fixtures/records.json"))
-hits = [{"_index": "deces", "_id": r["UID"], "_score": 10.0 - i / 10, "_source": r}
+hits = [{"_index": "deces", "_id": r["UID"], "_score": 10.0 - i / 10,
+         "_source": {k: v for k, v in r.items() if k in fields}, "sort": [10.0 - i / 10]}
         for i, r in enumerate(records[:20])]
-answer = {"took": 3, "timed_out": False, "hits": {"total": {"value": len(records), "relation": "eq"},
-          "max_score": 10.0, "hits": hits}}
+shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+answer = {"took": 3, "timed_out": False, "_shards": shards,
+          "hits": {"total": {"value": len(records), "relation": "eq"}, "max_score": 10.0, "hits": hits}}
 text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
 open(sys.argv[1], "w").write(text)
-empty = {"took": 1, "timed_out": False, "hits": {"total": {"value": 0, "relation": "eq"},
-         "max_score": None, "hits": []}}
+empty = {"took": 1, "timed_out": False, "_shards": shards,
+         "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}}
 open(sys.argv[2], "w").write(json.dumps(empty, separators=(",", ":")))
 PY
 chmod a+x "$work" && chmod -R a+rX "$work/static"   # nginx workers run unprivileged
