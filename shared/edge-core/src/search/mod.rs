@@ -15,7 +15,7 @@ use error::SearchError;
 use fields::Param;
 use request::SearchRequest;
 use serde_json::{Map, Value};
-use write::Object;
+use write::{key, Object};
 
 pub use query::{id_call, search_call, EsCall};
 pub use request::{decode_query, from_body, from_query};
@@ -53,20 +53,22 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     };
     let mut text = String::with_capacity(es.len() + 1024);
     let mut reply = Object::new(&mut text);
-    write::value(reply.key("request"), &echo(req));
-    let mut response = reply.object("response");
-    write::value(response.key("total"), &total);
+    write::value(reply.key(key!("request")), &echo(req));
+    let mut response = reply.object(key!("response"));
+    write::value(response.key(key!("total")), &total);
     let max_score = answer.hits.max_score.unwrap_or("null");
-    response.key("maxScoreES").push_str(max_score);
-    write::value(response.key("size"), &req.size);
-    write::value(response.key("page"), &req.page);
+    response.key(key!("maxScoreES")).push_str(max_score);
+    write::value(response.key(key!("size")), &req.size);
+    write::value(response.key(key!("page")), &req.page);
     let delay = answer.took.unwrap_or("0");
-    response.key("delay").push_str(delay);
-    write::array(response.key("persons"), &answer.hits.hits, |out, hit| {
-        person::Person::from_hit(hit).write(out)
-    });
+    response.key(key!("delay")).push_str(delay);
+    write::array(
+        response.key(key!("persons")),
+        &answer.hits.hits,
+        |out, hit| person::Person::from_hit(hit).write(out),
+    );
     if let Some(id) = &answer.scroll_id {
-        write::string(response.key("scrollId"), id);
+        write::string(response.key(key!("scrollId")), id);
     }
     response.end();
     reply.end();

@@ -5,7 +5,7 @@
 //! `scan.rs` reads it in one pass; serde_json reads what the scanner leaves to it.
 
 use super::scan::Scanner;
-use super::write::{self, JsNumber, Object};
+use super::write::{self, key, JsNumber, Object};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -345,44 +345,44 @@ impl Person<'_> {
     /// The Person as the API's JSON, in the original's key order.
     pub fn write(&self, out: &mut String) {
         let mut p = Object::new(out);
-        write::js_hundredths(p.key("score"), self.score);
-        p.raw("source", self.source);
-        p.raw("sourceLine", self.source_line);
-        let mut scores = p.object("scores");
+        write::js_hundredths(p.key(key!("score")), self.score);
+        p.raw(key!("source"), self.source);
+        p.raw(key!("sourceLine"), self.source_line);
+        let mut scores = p.object(key!("scores"));
         if let Some(es) = self.es {
-            write::js_hundredths(scores.key("es"), es);
+            write::js_hundredths(scores.key(key!("es")), es);
         }
         scores.end();
-        p.raw("id", self.id);
-        let mut name = p.object("name");
-        write::array(name.key("first"), &self.first, |out, n| {
+        p.raw(key!("id"), self.id);
+        let mut name = p.object(key!("name"));
+        write::array(name.key(key!("first")), &self.first, |out, n| {
             write::string(out, n)
         });
-        name.raw("last", self.last);
+        name.raw(key!("last"), self.last);
         name.end();
-        p.raw("sex", self.sex);
-        self.birth.write(p.object("birth"));
-        self.death.write(p.object("death"));
+        p.raw(key!("sex"), self.sex);
+        self.birth.write(p.object(key!("birth")));
+        self.death.write(p.object(key!("death")));
         p.end();
     }
 }
 
 impl Event<'_> {
     fn write(&self, mut e: Object<'_>) {
-        e.raw("date", self.date);
-        e.raw("certificateId", self.certificate_id);
-        e.raw("age", self.age);
+        e.raw(key!("date"), self.date);
+        e.raw(key!("certificateId"), self.certificate_id);
+        e.raw(key!("age"), self.age);
         let l = &self.location;
-        let mut o = e.object("location");
-        o.raw("city", l.city);
-        o.raw("code", l.code);
-        o.raw("codePostal", l.code_postal);
-        o.raw("codeHistory", l.code_history);
-        o.raw("departmentCode", l.department_code);
-        o.raw("country", l.country);
-        o.raw("countryCode", l.country_code);
-        o.js_number("latitude", l.latitude);
-        o.js_number("longitude", l.longitude);
+        let mut o = e.object(key!("location"));
+        o.raw(key!("city"), l.city);
+        o.raw(key!("code"), l.code);
+        o.raw(key!("codePostal"), l.code_postal);
+        o.raw(key!("codeHistory"), l.code_history);
+        o.raw(key!("departmentCode"), l.department_code);
+        o.raw(key!("country"), l.country);
+        o.raw(key!("countryCode"), l.country_code);
+        o.js_number(key!("latitude"), l.latitude);
+        o.js_number(key!("longitude"), l.longitude);
         o.end();
         e.end();
     }

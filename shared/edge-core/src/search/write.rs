@@ -4,6 +4,26 @@
 
 use std::fmt::Write;
 
+/// An object member's key as written after another member, `,"name":`, so that writing it is
+/// one copy of a constant. Made by `key!("name")` for a plain ASCII name.
+#[derive(Clone, Copy, Debug)]
+pub struct Key(&'static str);
+
+impl Key {
+    /// Use `key!`: `text` must be `,"name":` with nothing in `name` to escape.
+    pub const fn written_as(text: &'static str) -> Self {
+        Key(text)
+    }
+}
+
+/// `key!("name")`: the `Key` for a plain ASCII name.
+macro_rules! key {
+    ($name:literal) => {
+        $crate::search::write::Key::written_as(concat!(",\"", $name, "\":"))
+    };
+}
+pub(crate) use key;
+
 /// An object being written: the opening brace is written at creation, the closing one by
 /// `end`.
 pub struct Object<'o> {
@@ -17,34 +37,31 @@ impl<'o> Object<'o> {
         Object { out, empty: true }
     }
 
-    /// Writes `"key":` (the key is a plain ASCII name) and gives the output for the value.
-    pub fn key(&mut self, key: &str) -> &mut String {
-        if !self.empty {
-            self.out.push(',');
-        }
+    /// Writes the key (after a comma unless it is the first) and gives the output for the
+    /// value.
+    pub fn key(&mut self, key: Key) -> &mut String {
+        let text = if self.empty { &key.0[1..] } else { key.0 };
         self.empty = false;
-        self.out.push('"');
-        self.out.push_str(key);
-        self.out.push_str("\":");
+        self.out.push_str(text);
         self.out
     }
 
     /// A raw JSON value, left out when absent.
-    pub fn raw(&mut self, key: &str, value: Option<&str>) {
+    pub fn raw(&mut self, key: Key, value: Option<&str>) {
         if let Some(v) = value {
             self.key(key).push_str(v);
         }
     }
 
     /// A number given as text or as a float, left out when absent.
-    pub fn js_number(&mut self, key: &str, value: Option<JsNumber<'_>>) {
+    pub fn js_number(&mut self, key: Key, value: Option<JsNumber<'_>>) {
         if let Some(n) = value {
             n.write(self.key(key));
         }
     }
 
     /// A nested object.
-    pub fn object(&mut self, key: &str) -> Object<'_> {
+    pub fn object(&mut self, key: Key) -> Object<'_> {
         Object::new(self.key(key))
     }
 
@@ -357,17 +374,17 @@ mod tests {
         let raw = "[\"a\",1]";
         let mut out = String::new();
         let mut o = Object::new(&mut out);
-        o.raw("absent", None);
-        o.raw("r", Some(raw));
-        o.js_number("n", Some(JsNumber::Float(0.5)));
-        o.js_number("none", None);
-        let mut inner = o.object("in");
-        inner.js_number("x", JsNumber::parse("3"));
+        o.raw(key!("absent"), None);
+        o.raw(key!("r"), Some(raw));
+        o.js_number(key!("n"), Some(JsNumber::Float(0.5)));
+        o.js_number(key!("none"), None);
+        let mut inner = o.object(key!("in"));
+        inner.js_number(key!("x"), JsNumber::parse("3"));
         inner.end();
-        o.object("empty").end();
-        value(o.key("v"), &json!({"k": [true, null]}));
-        array(o.key("a"), ["x", "y\""], string);
-        array(o.key("none"), Vec::<f64>::new(), js_number);
+        o.object(key!("empty")).end();
+        value(o.key(key!("v")), &json!({"k": [true, null]}));
+        array(o.key(key!("a")), ["x", "y\""], string);
+        array(o.key(key!("none")), Vec::<f64>::new(), js_number);
         o.end();
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
