@@ -31,12 +31,14 @@ trap cleanup EXIT
 
 # nginx: two workers (as many as cores); a static JSON body, and a static Elasticsearch
 # search answer (the first 20 fixture records) for any POST to /deces/_search (and an
-# answer with no record for /deces_empty/_search).
+# answer with no record for /deces_empty/_search, and the goldens' own answer to
+# `GET /search?lastName=Dupont` for /deces_golden/_search).
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
-mkdir -p "$work/static/deces" "$work/static/deces_empty"
-python3 - "$work/static/deces/_search" "$work/static/deces_empty/_search" <<'PY'
+mkdir -p "$work/static/deces" "$work/static/deces_empty" "$work/static/deces_golden"
+python3 - "$work/static/deces/_search" "$work/static/deces_empty/_search" "$work/static/deces_golden/_search" <<'PY'
 import json, sys
+golden_url = "/deces/api/v1/search?lastName=Dupont"
 # Shaped as Elasticsearch answers the search (as in the goldens): each hit holds the record
 # fields the search asks for (its `_source` list) and its sort value.
 fields = next(case["es_requests"][0]["body"]["_source"]
@@ -54,6 +56,10 @@ open(sys.argv[1], "w").write(text)
 empty = {"took": 1, "timed_out": False, "_shards": shards,
          "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}}
 open(sys.argv[2], "w").write(json.dumps(empty, separators=(",", ":")))
+golden = next(case["es_fixture"][0]["body"]
+              for case in map(json.loads, open("tests/data/goldens/visible.jsonl"))
+              if case["http"]["url"] == golden_url and case["es_fixture"])
+open(sys.argv[3], "w").write(json.dumps(golden, ensure_ascii=False, separators=(",", ":")))
 PY
 chmod a+x "$work" && chmod -R a+rX "$work/static"   # nginx workers run unprivileged
 cat > "$work/nginx/nginx.conf" <<CONF
@@ -72,7 +78,7 @@ http {
   server {
     listen 127.0.0.1:$nginx_port;
     # A static file; POST is answered through the 405 -> GET internal redirect.
-    location ~ ^/(deces|deces_empty)/_search\$ {
+    location ~ ^/(deces|deces_empty|deces_golden)/_search\$ {
       root $work/static; default_type application/json;
       add_header x-elastic-product Elasticsearch always;
       error_page 405 =200 \$uri;
@@ -116,7 +122,8 @@ redis_host_port=$(free_port);   serve "$redis_host_port" "$work/redis.toml" off
 limited_port=$(free_port);      serve "$limited_port" "$work/rc.toml" on
 limited_redis_port=$(free_port); serve "$limited_redis_port" "$work/redis.toml" on
 empty_port=$(free_port);        serve "$empty_port" "$work/rc.toml" off deces_empty
-for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port"; do wait_port "$p"; done
+golden_port=$(free_port);       serve "$golden_port" "$work/rc.toml" off deces_golden
+for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port"; do wait_port "$p"; done
 wait_port "$nginx_port"
 
 health=/deces/api/v1/healthcheck
@@ -124,6 +131,8 @@ search='/deces/api/v1/search?firstName=Jean&lastName=Dupont'
 curl -fsS "http://127.0.0.1:$host_port$health" | grep -q '"OK"'
 curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/nginx/error.log"; exit 1; }
 curl -sS "http://127.0.0.1:$empty_port$search" | grep -q '"persons":\[\]' || { curl -sS "http://127.0.0.1:$empty_port$search"; cat "$work/nginx/error.log"; exit 1; }
+golden_search='/deces/api/v1/search?lastName=Dupont'
+curl -sS "http://127.0.0.1:$golden_port$golden_search" | grep -q '"total":5,' || { curl -sS "http://127.0.0.1:$golden_port$golden_search"; exit 1; }
 curl -sS -X POST -H "content-type: application/json" -d '{"user":"a@example.org","password":"1"}' "http://127.0.0.1:$redis_host_port/deces/api/v1/auth" | grep -q "Wrong username" || { echo "auth on Redis does not answer" >&2; exit 1; }
 # What the host sends Elasticsearch for that search, replayed against the stub directly.
 cat > "$work/es.lua" <<'LUA'
@@ -166,11 +175,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # CPU time (user + system, in clock ticks) a host has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A url conns lua rps p50 p99 cpu ticks
-targets=${TARGETS:-"health nginx search search0 stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
+targets=${TARGETS:-"health nginx search search0 golden stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
+url[golden]="http://127.0.0.1:$golden_port$golden_search"; conns[golden]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$nginx_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
@@ -227,6 +237,7 @@ row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
 row search0 "GET /search, deces-edge -> no person"
+row golden "GET /search?lastName=Dupont, golden (5)"
 row stub   "POST /deces/_search, ES stub alone"
 row search1 "GET /search, deces-edge -> ES stub"
 row stub1  "POST /deces/_search, ES stub alone"
