@@ -123,18 +123,15 @@ impl<'a> EsAnswer<'a> {
         Self::scan(text).or_else(|| serde_json::from_str(text).ok())
     }
 
-    fn scan(text: &'a str) -> Option<Self> {
-        let mut s = Scanner::new(text);
+    fn scan(answer: &'a str) -> Option<Self> {
+        let mut s = Scanner::new(answer);
         let (mut took, mut scroll_id, mut hits) = (None, None, None);
         s.object(0, |s, key| match key? {
             "took" => put(&mut took, nullable(s.value(1)?)),
             "_scroll_id" => {
-                let id = match s.peek()? {
-                    b'n' => nullable(s.value(1)?).map_or(Some(None), |_| None)?,
-                    _ => match s.string()? {
-                        (text, false) => Some(Cow::Borrowed(&text[1..text.len() - 1])),
-                        (text, true) => Some(serde_json::from_str(text).ok()?),
-                    },
+                let id = match nullable(s.value(1)?) {
+                    Some(raw) => Some(text(raw)?),
+                    None => None,
                 };
                 put(&mut scroll_id, id)
             }

@@ -59,47 +59,41 @@ impl<'a> Scanner<'a> {
         depth: u32,
         mut each: impl FnMut(&mut Self, Option<&'a str>) -> Option<()>,
     ) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'{')?;
-        if self.eat(b'}').is_some() {
-            return Some(());
-        }
-        loop {
-            self.skip_whitespace();
-            let (key, escaped) = self.string()?;
-            self.eat(b':')?;
-            each(self, (!escaped).then(|| &key[1..key.len() - 1]))?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.members(depth, b'{', b'}', |s| {
+            s.skip_whitespace();
+            let (key, escaped) = s.string()?;
+            s.eat(b':')?;
+            each(s, (!escaped).then(|| &key[1..key.len() - 1]))
+        })
     }
 
     /// An array: `each` is called before every item and must consume it.
-    pub fn array(
+    pub fn array(&mut self, depth: u32, each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.members(depth, b'[', b']', each)
+    }
+
+    /// `open`, members separated by commas (`member` consumes one), `close`. Inlined into
+    /// `object` and `array`, so that each has its own loop (1% fewer instructions).
+    #[inline(always)]
+    fn members(
         &mut self,
         depth: u32,
-        mut each: impl FnMut(&mut Self) -> Option<()>,
+        open: u8,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
     ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.eat(b'[')?;
-        if self.eat(b']').is_some() {
+        self.eat(open)?;
+        if self.eat(close).is_some() {
             return Some(());
         }
         loop {
-            each(self)?;
+            member(self)?;
             match self.peek()? {
                 b',' => self.at += 1,
-                b']' => {
+                b if b == close => {
                     self.at += 1;
                     return Some(());
                 }
@@ -180,7 +174,7 @@ impl<'a> Scanner<'a> {
     /// Escapes are checked as serde_json checks them when skipping a string (`\u`
     /// followed by four hex digits, not whether they pair up); raw control characters
     /// are refused.
-    pub fn string(&mut self) -> Option<(&'a str, bool)> {
+    fn string(&mut self) -> Option<(&'a str, bool)> {
         let b = self.bytes();
         let start = self.at;
         if b.get(start) != Some(&b'"') {

@@ -133,7 +133,7 @@ impl<'a> JsNumber<'a> {
 /// digits, an optional fraction not ending in `0`, not below 0.0001 in magnitude, and at
 /// most 15 significant digits (so that the float it parses to prints back as the same
 /// digits); not `-0`.
-pub fn is_js_printed(text: &str) -> bool {
+fn is_js_printed(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
     let (int, frac) = match digits.iter().position(|&b| b == b'.') {
         Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
