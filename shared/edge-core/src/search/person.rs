@@ -154,7 +154,8 @@ impl<'a> EsHits<'a> {
             "total" => put(&mut total, nullable(s.value(2)?)),
             "max_score" => put(&mut max_score, nullable(s.value(2)?)),
             "hits" => {
-                let mut list = Vec::new();
+                // Room for a default page (20 hits) from the start.
+                let mut list = Vec::with_capacity(20);
                 s.array(2, |s| {
                     list.push(Hit::scan(s)?);
                     Some(())
