@@ -189,7 +189,7 @@ impl Param {
 }
 
 /// The `_source` fields every search reads, in the original's order (it lists one twice).
-pub const SOURCE_FIELDS: [&str; 29] = [
+pub const SOURCE_FIELDS: &[&str] = &[
     "CODE_INSEE_DECES",
     "CODE_INSEE_DECES_HISTORIQUE",
     "CODE_INSEE_NAISSANCE",

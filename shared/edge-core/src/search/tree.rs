@@ -14,6 +14,8 @@ pub enum Node<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// An array of strings, serialised straight from the slice.
+    Strs(&'a [&'a str]),
     /// A JSON value given by the client, passed through as it is.
     Value(&'a Value),
     OwnedValue(Value),
@@ -22,8 +24,14 @@ pub enum Node<'a> {
 impl Node<'_> {
     /// The document as JSON text.
     pub fn to_json(&self) -> String {
-        // Serialising strings, numbers and borrowed values into a string cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        // Room for a search body (about 1-2 KB) from the start.
+        let mut out = Vec::with_capacity(2048);
+        // Serialising strings, numbers and borrowed values cannot fail, and serde_json
+        // writes UTF-8 only.
+        match serde_json::to_writer(&mut out, self) {
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 }
 
@@ -48,6 +56,7 @@ impl Serialize for Node<'_> {
             Node::Int(n) => s.serialize_i64(*n),
             Node::Float(x) => s.serialize_f64(*x),
             Node::Bool(b) => s.serialize_bool(*b),
+            Node::Strs(items) => items.serialize(s),
             Node::Value(v) => v.serialize(s),
             Node::OwnedValue(v) => v.serialize(s),
         }
@@ -126,9 +135,9 @@ impl<'a> From<Vec<Node<'a>>> for Node<'a> {
     }
 }
 
-impl<'a, const N: usize> From<[&'a str; N]> for Node<'a> {
-    fn from(items: [&'a str; N]) -> Self {
-        Node::Array(items.into_iter().map(Node::from).collect())
+impl<'a> From<&'a [&'a str]> for Node<'a> {
+    fn from(items: &'a [&'a str]) -> Self {
+        Node::Strs(items)
     }
 }
 
