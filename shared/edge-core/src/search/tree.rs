@@ -183,6 +183,7 @@ mod tests {
             },
             "empty": {},
             "none": [],
+            "names": (&["NOM", "a \"b\"", ""][..]),
         });
         let expected = json!({
             "bool": {
@@ -190,7 +191,7 @@ mod tests {
                 "boost": 0.5, "n": -3, "two": 2.0, "ok": true,
                 "given": {"lat": 48.85, "lon": [2, "x"]},
             },
-            "empty": {}, "none": [],
+            "empty": {}, "none": [], "names": ["NOM", "a \"b\"", ""],
         });
         assert_eq!(doc.to_json(), expected.to_string());
         // The number kinds survive: 2.0 stays a float, -3 an integer.
