@@ -29,12 +29,15 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-# nginx: two workers (as many as cores); a static JSON body, and a static Elasticsearch
-# search answer (the first 20 fixture records) for any POST to /deces/_search (and an
-# answer with no record for /deces_empty/_search, and the goldens' own answer to
+# nginx, twice: the web server the healthcheck is compared with (two workers, as many as
+# cores), and the Elasticsearch stub (one worker: at these rates one is enough, and on two
+# cores shared with the load generator and the host a second worker only adds switches
+# between processes). Both serve a static JSON body, and a static Elasticsearch search
+# answer (the first 20 fixture records) for any POST to /deces/_search (and an answer with
+# no record for /deces_empty/_search, and the goldens' own answer to
 # `GET /search?lastName=Dupont` for /deces_golden/_search).
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
+stub_port=$(free_port)
 mkdir -p "$work/static/deces" "$work/static/deces_empty" "$work/static/deces_golden"
 python3 - "$work/static/deces/_search" "$work/static/deces_empty/_search" "$work/static/deces_golden/_search" <<'PY'
 import json, sys
@@ -62,10 +65,12 @@ golden = next(case["es_fixture"][0]["body"]
 open(sys.argv[3], "w").write(json.dumps(golden, ensure_ascii=False, separators=(",", ":")))
 PY
 chmod a+x "$work" && chmod -R a+rX "$work/static"   # nginx workers run unprivileged
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
+nginx_conf() { # nginx_conf NAME PORT WORKERS: writes the config, starts nginx
+mkdir -p "$work/$1"
+cat > "$work/$1/nginx.conf" <<CONF
+worker_processes $3;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -76,13 +81,13 @@ http {
   tcp_nopush on;
   open_file_cache max=16;
   open_file_cache_valid 1h;
-  client_body_temp_path $work/nginx;
-  proxy_temp_path $work/nginx;
-  fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx;
-  scgi_temp_path $work/nginx;
+  client_body_temp_path $work/$1;
+  proxy_temp_path $work/$1;
+  fastcgi_temp_path $work/$1;
+  uwsgi_temp_path $work/$1;
+  scgi_temp_path $work/$1;
   server {
-    listen 127.0.0.1:$nginx_port;
+    listen 127.0.0.1:$2;
     # A static file; POST is answered through the 405 -> GET internal redirect.
     location ~ ^/(deces|deces_empty|deces_golden)/_search\$ {
       root $work/static; default_type application/json;
@@ -93,8 +98,11 @@ http {
   }
 }
 CONF
-nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+nginx -c "$work/$1/nginx.conf" -g 'daemon off;' &
 pids+=($!)
+}
+nginx_conf nginx "$nginx_port" 2
+nginx_conf stub "$stub_port" 1
 
 # A private Redis (no persistence) for the second host.
 need redis-server redis-server
@@ -106,7 +114,7 @@ wait_port "$redis_port"
 # Hosts (logs discarded) on a SQLite store in the scratch directory and on that Redis: with
 # the rate limits and quota off (the load would be refused otherwise), and with them on but
 # never reached (every request is counted, none refused) to measure what the check costs.
-export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$nginx_port"
+export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$stub_port"
 export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
@@ -131,12 +139,13 @@ empty_port=$(free_port);        serve "$empty_port" "$work/rc.toml" off deces_em
 golden_port=$(free_port);       serve "$golden_port" "$work/rc.toml" off deces_golden
 for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port"; do wait_port "$p"; done
 wait_port "$nginx_port"
+wait_port "$stub_port"
 
 health=/deces/api/v1/healthcheck
 search='/deces/api/v1/search?firstName=Jean&lastName=Dupont'
 curl -fsS "http://127.0.0.1:$host_port$health" | grep -q '"OK"'
-curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/nginx/error.log"; exit 1; }
-curl -sS "http://127.0.0.1:$empty_port$search" | grep -q '"persons":\[\]' || { curl -sS "http://127.0.0.1:$empty_port$search"; cat "$work/nginx/error.log"; exit 1; }
+curl -sS "http://127.0.0.1:$host_port$search" | grep -q "\"persons\"" || { curl -sS "http://127.0.0.1:$host_port$search"; cat "$work/stub/error.log"; exit 1; }
+curl -sS "http://127.0.0.1:$empty_port$search" | grep -q '"persons":\[\]' || { curl -sS "http://127.0.0.1:$empty_port$search"; cat "$work/stub/error.log"; exit 1; }
 golden_search='/deces/api/v1/search?lastName=Dupont'
 curl -sS "http://127.0.0.1:$golden_port$golden_search" | grep -q '"total":5,' || { curl -sS "http://127.0.0.1:$golden_port$golden_search"; exit 1; }
 curl -sS -X POST -H "content-type: application/json" -d '{"user":"a@example.org","password":"1"}' "http://127.0.0.1:$redis_host_port/deces/api/v1/auth" | grep -q "Wrong username" || { echo "auth on Redis does not answer" >&2; exit 1; }
@@ -187,7 +196,7 @@ url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
 url[golden]="http://127.0.0.1:$golden_port$golden_search"; conns[golden]=$CONNECTIONS
-url[stub]="http://127.0.0.1:$nginx_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
+url[stub]="http://127.0.0.1:$stub_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
 url[auth_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/auth";       conns[auth_sqlite]=$CONNECTIONS; lua[auth_sqlite]=$work/auth.lua
