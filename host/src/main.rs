@@ -10,6 +10,7 @@ mod balance;
 mod bindings;
 mod busy_poll;
 mod held_writes;
+mod http_client;
 mod key_value;
 mod manifest;
 mod outbound_http;

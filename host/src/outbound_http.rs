@@ -1,12 +1,11 @@
-//! Outbound HTTP: each component's `allowed_outbound_hosts` (Spin's syntax) and a
-//! keep-alive connection pool per worker thread.
+//! Outbound HTTP: each component's `allowed_outbound_hosts` (Spin's syntax), and the
+//! wasi-http hooks that send permitted requests.
 
+use crate::http_client::{self, Deadlines, Exchange, Failure};
 use anyhow::{anyhow, bail, Context, Result};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::Uri;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,59 +139,74 @@ impl AllowList {
     }
 }
 
-type PlainClient = Client<HttpConnector, WasiBody>;
-
-thread_local! {
-    /// Keep-alive connections to the components' upstreams. Each worker thread keeps its
-    /// own pool: a connection's task then runs on the thread of the requests using it, so
-    /// a reply never waits for another worker busy in a guest, and no wake-up crosses
-    /// threads.
-    static POOL: PlainClient = plain_client();
-}
-
-fn plain_client() -> PlainClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
-/// Sends a permitted request: plain HTTP through this thread's pool, HTTPS through
-/// wasmtime's own client.
+/// Sends a permitted request: plain HTTP through this project's client and its
+/// per-thread pool (`http_client.rs`), HTTPS through wasmtime's own client.
 async fn send(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<http::Response<WasiBody>, Error> {
-    let timeout = options
-        .and_then(|o| o.first_byte_timeout)
-        .unwrap_or(Duration::from_secs(600));
+    let options = options.unwrap_or_default();
+    let first_byte = options.first_byte_timeout.unwrap_or(DEFAULT_TIMEOUT);
     if request.uri().scheme_str() == Some("https") {
         // TLS goes through wasmtime's own client (one connection per request).
         let (response, io) = tokio::time::timeout(
-            timeout,
-            wasmtime_wasi_http::default_send_request(request, options),
+            first_byte,
+            wasmtime_wasi_http::default_send_request(request, Some(options)),
         )
         .await
         .map_err(|_| Error::HttpResponseTimeout)??;
         tokio::spawn(io);
         return Ok(response.map(|b| b.boxed_unsync()));
     }
-    let pending = POOL.with(|pool| pool.request(request));
-    let response = tokio::time::timeout(timeout, pending)
+    let (parts, body) = request.into_parts();
+    let host = parts.uri.host().ok_or(Error::HttpRequestUriInvalid)?;
+    let authority = format!("{host}:{}", parts.uri.port_u16().unwrap_or(80));
+    // The guest writes the body after handing the request over; it is sent whole.
+    let body = body.collect().await?.to_bytes();
+    let exchange = Exchange {
+        method: &parts.method,
+        authority: &authority,
+        path_and_query: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let deadlines = Deadlines {
+        connect: options.connect_timeout.unwrap_or(CONNECT_TIMEOUT),
+        first_byte,
+        between_bytes: options.between_bytes_timeout.unwrap_or(DEFAULT_TIMEOUT),
+    };
+    let response = http_client::send(&exchange, deadlines)
         .await
-        .map_err(|_| Error::HttpResponseTimeout)?
-        .map_err(|e| {
-            if e.is_connect() {
-                Error::ConnectionRefused
-            } else {
-                Error::HttpProtocolError
-            }
+        .map_err(|failure| {
+            eprintln!(
+                "outbound request to http://{authority}{} failed: {failure}",
+                exchange.path_and_query
+            );
+            wasi_error(failure)
         })?;
-    Ok(response.map(|body| body.map_err(Error::Hyper).boxed_unsync()))
+    Ok(response.map(|body| {
+        Full::new(body)
+            .map_err(|never: Infallible| -> Error { match never {} })
+            .boxed_unsync()
+    }))
+}
+
+/// Deadlines when the guest sets none.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The wasi-http error code a guest sees for a failed exchange.
+fn wasi_error(failure: Failure) -> Error {
+    match failure {
+        Failure::Connect(_) => Error::ConnectionRefused,
+        Failure::ConnectTimeout => Error::ConnectionTimeout,
+        Failure::FirstByteTimeout | Failure::BetweenBytesTimeout => Error::HttpResponseTimeout,
+        Failure::Malformed(_) => Error::HttpProtocolError,
+        Failure::Incomplete => Error::HttpResponseIncomplete,
+        Failure::HeadTooLarge => Error::HttpResponseHeaderSectionSize(None),
+        Failure::BodyTooLarge => Error::HttpResponseBodySize(None),
+        Failure::Io(_) => Error::ConnectionTerminated,
+    }
 }
 
 /// The wasi-http hooks of one request: the component's allow-list.
