@@ -414,6 +414,18 @@ fn text(raw: &str) -> Option<Cow<'_, str>> {
 
 /// `"POINT(lon lat)"` → (lon, lat).
 fn wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
+    // The form the index holds, read without the Unicode-aware trimming and splitting
+    // below (a number holds no space, so a text it takes, both would read alike).
+    let usual = raw
+        .strip_prefix("\"POINT(")
+        .and_then(|r| r.strip_suffix(")\""))
+        .and_then(|inner| inner.split_once(' '))
+        .and_then(|(lon, lat)| Some((JsNumber::parse(lon)?, JsNumber::parse(lat)?)));
+    usual.or_else(|| any_wkt_point(raw))
+}
+
+/// `wkt_point` for any spacing.
+fn any_wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
     // A WKT point holds no character JSON escapes, so the raw text is the value.
     let inner = raw
         .strip_prefix('"')?
@@ -560,6 +572,18 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: 5_000, failure_persistence: None, ..Default::default()
         })]
+
+        /// The usual point's shortcut reads what the general reader reads.
+        #[test]
+        fn points_read_alike_either_way(
+            lon in "-?[0-9]{1,3}(\\.[0-9]{0,8})?|[0-9eE+.-]{1,6}",
+            lat in "-?[0-9]{1,3}(\\.[0-9]{0,8})?|[0-9eE+.-]{1,6}",
+            gap in "[ \t]{1,2}|\u{a0}",
+            pad in "|[ ]",
+        ) {
+            let raw = format!("\"{pad}POINT({lon}{gap}{lat}){pad}\"");
+            proptest::prop_assert_eq!(wkt_point(&raw), any_wkt_point(&raw), "{}", raw);
+        }
 
         /// On answers of every shape, the scanner reads what serde_json reads, or gives up.
         #[test]
