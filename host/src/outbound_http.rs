@@ -5,10 +5,11 @@ use crate::http_client::{self, Deadlines, Exchange, Failure};
 use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,10 +179,18 @@ async fn send(
     let response = http_client::send(&exchange, deadlines)
         .await
         .map_err(|failure| {
-            eprintln!(
-                "outbound request to http://{authority}{} failed: {failure}",
-                exchange.path_and_query
-            );
+            let held = FAILURE_LOG.with(|log| log.borrow_mut().admit(Instant::now()));
+            if let Some(held) = held {
+                let more = if held > 0 {
+                    format!(" ({held} more failed since the last such line)")
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "outbound request to http://{authority}{} failed: {failure}{more}",
+                    exchange.path_and_query
+                );
+            }
             wasi_error(failure)
         })?;
     Ok(response.map(|body| {
@@ -189,6 +198,35 @@ async fn send(
             .map_err(|never: Infallible| -> Error { match never {} })
             .boxed_unsync()
     }))
+}
+
+/// At most one line a second for failed upstream requests: while an upstream is down, every
+/// search fails (four times, with its retries), and a line each would flood the log.
+struct Throttle {
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl Throttle {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// `Some(lines held back since the last one)` when a line may be written at `now`.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < Self::EVERY => {
+                self.held += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held))
+            }
+        }
+    }
+}
+
+thread_local! {
+    static FAILURE_LOG: RefCell<Throttle> = const { RefCell::new(Throttle { last: None, held: 0 }) };
 }
 
 /// Deadlines when the guest sets none.
@@ -308,6 +346,24 @@ mod tests {
             "http://localhost:8002/"
         ));
         assert!(!allows(&[], "http://localhost/"));
+    }
+
+    #[test]
+    fn failure_lines_are_throttled_to_one_a_second() {
+        let mut log = Throttle {
+            last: None,
+            held: 0,
+        };
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(log.admit(at(0)), Some(0));
+        assert_eq!(log.admit(at(10)), None);
+        assert_eq!(log.admit(at(999)), None);
+        // The next line says how many were held back.
+        assert_eq!(log.admit(at(1000)), Some(2));
+        assert_eq!(log.admit(at(1500)), None);
+        assert_eq!(log.admit(at(5000)), Some(1));
+        assert_eq!(log.admit(at(6000)), Some(0));
     }
 
     #[test]
