@@ -501,8 +501,17 @@ async fn dechunk(
         }
         buf.advance(size + 2);
     }
-    while !line(stream, buf, limit).await?.is_empty() {}
-    Ok(body.freeze())
+    let mut trailers = 0;
+    loop {
+        let trailer = line(stream, buf, limit).await?;
+        if trailer.is_empty() {
+            return Ok(body.freeze());
+        }
+        trailers += trailer.len() + 2;
+        if trailers > MAX_HEAD_BYTES {
+            return Err(Failure::HeadTooLarge);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -836,6 +845,21 @@ mod tests {
             let mut stream = stream;
             stream.write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
             let line = format!("x-long: {}\r\n", "a".repeat(1000));
+            for _ in 0..100 {
+                if stream.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        });
+        assert!(matches!(get(&authority).await, Err(Failure::HeadTooLarge)));
+        // Trailers that never end.
+        let (authority, _, _) = server(|_, stream, seen| {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            read_request(&mut reader, seen);
+            let mut stream = stream;
+            let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
+            stream.write_all(head.as_bytes()).unwrap();
+            let line = format!("x-trailer: {}\r\n", "a".repeat(1000));
             for _ in 0..100 {
                 if stream.write_all(line.as_bytes()).is_err() {
                     break;
