@@ -569,6 +569,13 @@ mod tests {
         Some(())
     }
 
+    /// Reads one request; the stream, to answer it on.
+    fn after_one_request(stream: StdStream, seen: &Seen) -> StdStream {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        read_request(&mut reader, seen);
+        stream
+    }
+
     /// Answers every request on the connection with `answer`.
     fn answering(answer: &'static str) -> impl Fn(usize, StdStream, &Seen) + Send + Sync {
         move |_, stream, seen| {
@@ -665,9 +672,7 @@ mod tests {
     #[tokio::test]
     async fn reads_to_the_end_of_an_answer_without_length_and_does_not_reuse_it() {
         let (authority, accepted, _) = server(|_, stream, seen| {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            read_request(&mut reader, seen);
-            let mut stream = stream;
+            let mut stream = after_one_request(stream, seen);
             stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nuntil ").unwrap();
             stream.write_all(b"the end").unwrap();
         });
@@ -700,9 +705,7 @@ mod tests {
 
     /// Answers one request per connection, then closes it without saying so.
     fn one_per_connection(_: usize, stream: StdStream, seen: &Seen) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        read_request(&mut reader, seen);
-        let mut stream = stream;
+        let mut stream = after_one_request(stream, seen);
         stream
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
             .unwrap();
@@ -749,8 +752,7 @@ mod tests {
     #[tokio::test]
     async fn deadlines_bound_the_head_and_the_body() {
         let (authority, _, _) = server(|_, stream, seen| {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            read_request(&mut reader, seen);
+            let stream = after_one_request(stream, seen);
             std::thread::sleep(Duration::from_secs(3));
             drop(stream);
         });
@@ -773,9 +775,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
 
         let (authority, _, _) = server(|_, stream, seen| {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            read_request(&mut reader, seen);
-            let mut stream = stream;
+            let mut stream = after_one_request(stream, seen);
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf ")
                 .unwrap();
@@ -827,9 +827,7 @@ mod tests {
             ("HTTP/1.1 200", "Incomplete"),
         ] {
             let (authority, _, _) = server(move |_, stream, seen| {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                read_request(&mut reader, seen);
-                let mut stream = stream;
+                let mut stream = after_one_request(stream, seen);
                 stream.write_all(answer.as_bytes()).unwrap();
             });
             let failure = get(&authority).await.unwrap_err();
@@ -840,9 +838,7 @@ mod tests {
         }
         // A head that never ends.
         let (authority, _, _) = server(|_, stream, seen| {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            read_request(&mut reader, seen);
-            let mut stream = stream;
+            let mut stream = after_one_request(stream, seen);
             stream.write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
             let line = format!("x-long: {}\r\n", "a".repeat(1000));
             for _ in 0..100 {
@@ -854,9 +850,7 @@ mod tests {
         assert!(matches!(get(&authority).await, Err(Failure::HeadTooLarge)));
         // Trailers that never end.
         let (authority, _, _) = server(|_, stream, seen| {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            read_request(&mut reader, seen);
-            let mut stream = stream;
+            let mut stream = after_one_request(stream, seen);
             let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
             stream.write_all(head.as_bytes()).unwrap();
             let line = format!("x-trailer: {}\r\n", "a".repeat(1000));
