@@ -298,7 +298,7 @@ async fn exchange(
         }
     };
     // Anything after the answer was not asked for: such a connection is not reused.
-    if keep_alive && buf.is_empty() && !matches!(framing, Framing::UntilClose) {
+    if keep_alive && buf.is_empty() {
         checkin(x.authority, stream);
     }
     *response.body_mut() = body;
@@ -371,7 +371,8 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Failu
         return parse_head(buf, method);
     }
     let framing = framing(&headers, status, method)?;
-    let keep_alive = keep_alive(&headers, version);
+    // A body read to the end of the stream leaves no connection to reuse.
+    let keep_alive = !matches!(framing, Framing::UntilClose) && keep_alive(&headers, version);
     if matches!(framing, Framing::Chunked) {
         headers.remove(TRANSFER_ENCODING);
     }
