@@ -25,7 +25,12 @@ pub struct Request {
     path_with_query: String,
     /// Where the query starts (the `?`), or the length when there is none.
     query_at: usize,
+    /// The request's headers: a resource made from `_request`, so it is declared (and thus
+    /// dropped) before it. Spin 3.6's runtime (wasmtime 42) traps with "resource has
+    /// children" when a request is dropped while its headers are alive.
     headers: Fields,
+    /// Kept only so that it outlives `headers`.
+    _request: IncomingRequest,
     /// Headers already fetched, by the name asked for: several steps (the limits, the
     /// route) may ask for the same one, and each fetch is a call into the host.
     fetched: RefCell<Vec<(String, Option<String>)>>,
@@ -116,6 +121,7 @@ impl TryFromIncomingRequest for Request {
             path_with_query,
             query_at,
             headers: request.headers(),
+            _request: request,
             fetched: RefCell::new(Vec::new()),
             body,
         })
@@ -124,6 +130,7 @@ impl TryFromIncomingRequest for Request {
 
 fn read_body(request: &IncomingRequest) -> Option<Vec<u8>> {
     let incoming = request.consume().ok()?;
+    // Made from `incoming`, so declared after it: locals drop in reverse order.
     let stream = incoming.stream().ok()?;
     let mut body = Vec::new();
     loop {
