@@ -2,7 +2,6 @@
 //! bans, `DELETE /ratelimit/bans/{client-key}` lifts one, `POST /ratelimit/sweep` deletes
 //! stale counters and expired records in bounded batches. Logic: `edge-core`.
 
-use edge_core::accounts::kv::Kv;
 use edge_core::api::{self, JsonReply};
 use edge_core::limits;
 use edge_core::{accounts, search, token};
@@ -13,9 +12,6 @@ use serde_json::json;
 use spin_sdk::http::Method;
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
-
-/// Keys examined per sweep call, so one call stays short.
-const SWEEP_BATCH: usize = 1000;
 
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
@@ -103,48 +99,16 @@ fn lift(client: &str) -> JsonReply {
     }
 }
 
-/// Examines up to a batch of keys that sort after `after`, deletes the stale ones, and
-/// answers a cursor naming the last key examined, to pass as `after` to the next call while
-/// `more` is true.
+/// One sweep call (`limits::sweep`) over every key of the store.
 fn sweep(after: &str) -> JsonReply {
     let (Ok(store), Ok(kv)) = (Store::open_default(), SpinKv::open()) else {
         return accounts::unavailable();
     };
-    let Ok(mut keys) = store.get_keys() else {
+    let Ok(keys) = store.get_keys() else {
         return accounts::unavailable();
     };
-    keys.sort_unstable();
-    let now = now_seconds();
-    let candidates = keys.iter().filter(|k| {
-        k.as_str() > after
-            && [
-                "rl:",
-                "quota:",
-                "ban:",
-                "otp:",
-                "otp-attempts:",
-                "otp-used:",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p))
-    });
-    let (mut examined, mut deleted, mut last) = (0, 0, None);
-    for key in candidates.take(SWEEP_BATCH) {
-        examined += 1;
-        last = Some(key);
-        // Counters are never read with `get`: their names say when they are stale.
-        let record = if key.starts_with("ban:") || key.starts_with("otp:") {
-            store.get(key).ok().flatten()
-        } else {
-            None
-        };
-        if limits::stale(key, record.as_deref(), now) && kv.delete(key).is_ok() {
-            deleted += 1;
-        }
+    match limits::sweep(&kv, keys, after, now_seconds()) {
+        Ok(report) => report.reply(),
+        Err(_) => accounts::unavailable(),
     }
-    let more = examined == SWEEP_BATCH;
-    JsonReply::new(
-        200,
-        json!({ "examined": examined, "deleted": deleted, "more": more, "next": if more { last.map(|k| limits::sweep_cursor(k)) } else { None } }),
-    )
 }

@@ -223,6 +223,74 @@ pub fn parse_sweep_cursor(cursor: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// Keys examined per sweep call, so one call stays short.
+pub const SWEEP_BATCH: usize = 1000;
+
+/// The prefixes of the keys the sweep looks at (everything else is left alone).
+const SWEPT: [&str; 6] = [
+    "rl:",
+    "quota:",
+    "ban:",
+    "otp:",
+    "otp-attempts:",
+    "otp-used:",
+];
+
+/// What one sweep call did, and where the next one starts.
+#[derive(Debug, PartialEq)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub deleted: usize,
+    /// The cursor of the last key examined while more may follow.
+    pub next: Option<String>,
+}
+
+impl SweepReport {
+    pub fn reply(&self) -> JsonReply {
+        JsonReply::new(
+            200,
+            json!({ "examined": self.examined, "deleted": self.deleted,
+                    "more": self.next.is_some(), "next": self.next }),
+        )
+    }
+}
+
+/// One sweep call over the store's keys (`keys`, in any order): examines up to
+/// [`SWEEP_BATCH`] of the swept keys that sort after `after`, in key order, and deletes the
+/// stale ones. This, not the lazy deletion, is what bounds the store: a client that pauses
+/// for a window leaves counters that no later count of its own deletes.
+pub fn sweep(
+    kv: &dyn Kv,
+    mut keys: Vec<String>,
+    after: &str,
+    now: u64,
+) -> Result<SweepReport, StoreDown> {
+    keys.sort_unstable();
+    let candidates = keys
+        .iter()
+        .filter(|k| k.as_str() > after && SWEPT.iter().any(|p| k.starts_with(p)));
+    let (mut examined, mut deleted, mut last) = (0, 0, None);
+    for key in candidates.take(SWEEP_BATCH) {
+        examined += 1;
+        last = Some(key);
+        // Counters are never read with `get`: their names say when they are stale.
+        let record = if key.starts_with("ban:") || key.starts_with("otp:") {
+            kv.get(key)?
+        } else {
+            None
+        };
+        if stale(key, record.as_deref(), now) && kv.delete(key).is_ok() {
+            deleted += 1;
+        }
+    }
+    let more = examined == SWEEP_BATCH;
+    Ok(SweepReport {
+        examined,
+        deleted,
+        next: last.filter(|_| more).map(|k| sweep_cursor(k)),
+    })
+}
+
 /// Counts one anonymous search against the quota for a client.
 pub fn check_quota(
     kv: &dyn Kv,
@@ -440,6 +508,60 @@ mod tests {
         // and one quota counter in each; one global counter in each.
         let keys = kv.counters.lock().unwrap().len() + kv.records.lock().unwrap().len();
         assert!(keys <= 2 * (1000 * 2 + 1), "{keys} keys");
+    }
+
+    #[test]
+    fn a_client_that_pauses_leaves_counters_that_only_the_sweep_deletes() {
+        let kv = MemoryKv::default();
+        let limit = Limit {
+            rate: 1.0,
+            burst: 10,
+        };
+        let keys = |kv: &MemoryKv| {
+            let mut k: Vec<String> = kv.counters.lock().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        // Seen in windows 0 and 1, then not before window 4: windows 0 and 1 stay, since
+        // only a first count in windows 2 and 3 would have deleted them.
+        for now in [0, 10, 40] {
+            check_limit(&kv, "other-client", "c", limit, now).unwrap();
+        }
+        assert_eq!(
+            keys(&kv),
+            [
+                "rl:other-client:10:c:0",
+                "rl:other-client:10:c:1",
+                "rl:other-client:10:c:4"
+            ]
+        );
+        // The sweep deletes what is two windows old and keeps the current window.
+        let report = sweep(&kv, keys(&kv), "", 45).unwrap();
+        assert_eq!((report.examined, report.deleted, report.next), (3, 2, None));
+        assert_eq!(keys(&kv), ["rl:other-client:10:c:4"]);
+        // Two windows later nothing is left.
+        sweep(&kv, keys(&kv), "", 60).unwrap();
+        assert!(keys(&kv).is_empty());
+    }
+
+    #[test]
+    fn the_sweep_goes_batch_by_batch_and_leaves_other_keys() {
+        let kv = MemoryKv::default();
+        for i in 0..SWEEP_BATCH + 5 {
+            kv.increment(&format!("rl:s:1:c{i:05}:0"), 1).unwrap();
+        }
+        kv.set("cache:version", b"{}").unwrap();
+        let all = || {
+            let mut k: Vec<String> = kv.counters.lock().unwrap().keys().cloned().collect();
+            k.extend(kv.records.lock().unwrap().keys().cloned());
+            k
+        };
+        let first = sweep(&kv, all(), "", 100).unwrap();
+        assert_eq!((first.examined, first.deleted), (SWEEP_BATCH, SWEEP_BATCH));
+        let after = parse_sweep_cursor(first.next.as_deref().unwrap()).unwrap();
+        let second = sweep(&kv, all(), &after, 100).unwrap();
+        assert_eq!((second.examined, second.deleted, second.next), (5, 5, None));
+        assert_eq!(all(), ["cache:version"]);
     }
 
     #[test]
