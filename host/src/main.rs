@@ -12,6 +12,7 @@ mod busy_poll;
 mod held_writes;
 mod http_client;
 mod key_value;
+mod lingering;
 mod manifest;
 mod outbound_http;
 mod router;
@@ -28,7 +29,8 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
 [--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
-[--body-timeout-ms N] [--request-timeout-ms N] [--workers N] [--busy-poll-us N]";
+[--body-timeout-ms N] [--request-timeout-ms N] [--lingering-time-ms N] [--lingering-timeout-ms N] \
+[--lingering-max-bytes N] [--workers N] [--busy-poll-us N]";
 
 struct UpArgs {
     options: app::AppOptions,
@@ -89,6 +91,14 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
             "--header-timeout-ms" => limits.header_timeout = millis(name, &value()?)?,
             "--body-timeout-ms" => limits.body_timeout = millis(name, &value()?)?,
             "--request-timeout-ms" => limits.request_timeout = millis(name, &value()?)?,
+            "--lingering-time-ms" => limits.linger.time = millis(name, &value()?)?,
+            "--lingering-timeout-ms" => limits.linger.idle = millis(name, &value()?)?,
+            "--lingering-max-bytes" => {
+                let v = value()?;
+                limits.linger.max_bytes = v
+                    .parse()
+                    .with_context(|| format!("invalid --lingering-max-bytes `{v}`"))?;
+            }
             "--workers" => {
                 let v = value()?;
                 workers.count = v

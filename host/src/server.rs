@@ -6,10 +6,12 @@ use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
 use crate::balance::{Balance, GuestPolls, Handoff, Live};
 use crate::busy_poll;
 use crate::held_writes::HeldWrites;
+use crate::lingering::{Linger, Lingering, UnreadBody};
 use crate::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body as _;
 use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -45,6 +47,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Time allowed to a component to produce its response head.
     pub request_timeout: Duration,
+    /// How a connection answered before its request body was read drains the rest.
+    pub linger: Linger,
 }
 
 impl Default for Limits {
@@ -56,6 +60,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
+            linger: Linger::default(),
         }
     }
 }
@@ -102,12 +107,17 @@ fn one_line(e: &wasmtime::Error) -> String {
 }
 
 impl Server {
+    /// Answers one request; `unread` is marked when the answer goes out before the
+    /// request's body was read to its end (the connection then lingers on close).
     async fn handle(
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
+        unread: &UnreadBody,
     ) -> Response<HyperOutgoingBody> {
         let start = Instant::now();
+        // Cleared in `call` once the body has been read whole.
+        unread.set(!req.body().is_end_stream());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let (component, response) = match self.app.router.route(&path) {
@@ -129,7 +139,7 @@ impl Server {
                     path_info: &m.path_info,
                     peer,
                 };
-                let response = self.call(loaded, req, headers).await;
+                let response = self.call(loaded, req, headers, unread).await;
                 (loaded.config.id.as_str(), response)
             }
         };
@@ -149,6 +159,7 @@ impl Server {
         loaded: &crate::app::LoadedComponent,
         req: Request<Incoming>,
         spin: SpinHeaders<'_>,
+        unread: &UnreadBody,
     ) -> Response<HyperOutgoingBody> {
         let (mut parts, body) = req.into_parts();
         let declared = parts
@@ -165,7 +176,10 @@ impl Server {
         )
         .await;
         let body = match collected {
-            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Ok(body)) => {
+                unread.clear();
+                body.to_bytes()
+            }
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 return json(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
             }
@@ -565,9 +579,12 @@ impl Worker {
         let _ = stream.set_nodelay(true);
         let limits = &self.server.limits;
         let server = self.server.clone();
+        let unread = UnreadBody::default();
+        let io = Lingering::new(HeldWrites::new(stream), limits.linger, unread.clone());
         let service = service_fn(move |req| {
             let server = server.clone();
-            async move { Ok::<_, Infallible>(server.handle(req, peer).await) }
+            let unread = unread.clone();
+            async move { Ok::<_, Infallible>(server.handle(req, peer, &unread).await) }
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -576,7 +593,7 @@ impl Worker {
             // service answers them with its JSON 431 (see `handle`).
             .max_buf_size((limits.max_header_bytes * 4).max(8192))
             .max_headers(MAX_HEADERS)
-            .serve_connection(TokioIo::new(HeldWrites::new(stream)), service);
+            .serve_connection(TokioIo::new(io), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;

@@ -105,6 +105,147 @@ fn oversized_bodies_and_heads() {
     assert!(a.es.recorded().is_empty(), "nothing oversized reached ES");
 }
 
+/// A request written whole, head and `size` bytes of body (chunked when `chunked`), before
+/// anything is read, as most HTTP libraries send; then its answer.
+fn write_whole_then_read(
+    addr: std::net::SocketAddr,
+    path: &str,
+    size: usize,
+    chunked: bool,
+) -> std::io::Result<Reply> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    s.set_write_timeout(Some(std::time::Duration::from_secs(60)))?;
+    let framing = if chunked {
+        "transfer-encoding: chunked".to_string()
+    } else {
+        format!("content-length: {size}")
+    };
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
+    )?;
+    let chunk = vec![b' '; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        if chunked {
+            write!(s, "{n:x}\r\n")?;
+        }
+        s.write_all(&chunk[..n])?;
+        if chunked {
+            s.write_all(b"\r\n")?;
+        }
+        left -= n;
+    }
+    if chunked {
+        s.write_all(b"0\r\n\r\n")?;
+    }
+    read_reply(&mut std::io::BufReader::new(s))
+}
+
+#[test]
+fn early_answers_reach_clients_that_write_the_whole_body_first() {
+    // The host answers before reading such bodies to their end (a declared length above
+    // its 2 MiB limit, a chunked body past it, a path no component serves), then drains
+    // the rest: a client that reads only after writing everything still gets the answer.
+    let a = app();
+    for size in [2 << 20, 3 << 20, 8 << 20, 64 << 20] {
+        for i in 0..10 {
+            let what = format!("{} MiB to /search, try {i}", size >> 20);
+            match write_whole_then_read(a.h.addr, SEARCH, size, false) {
+                Ok(r) => assert_json_error(&r, 413, &what),
+                Err(e) => panic!("{what}: {e}"),
+            }
+        }
+    }
+    for (path, chunked, status) in [
+        (SEARCH, true, 413),
+        (REGISTER, true, 413),
+        ("/nowhere", false, 404),
+        ("/nowhere", true, 404),
+    ] {
+        let what = format!("8 MiB to {path}, chunked: {chunked}");
+        match write_whole_then_read(a.h.addr, path, 8 << 20, chunked) {
+            Ok(r) => assert_json_error(&r, status, &what),
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+    assert_eq!(a.h.get("/deces/api/v1/healthcheck").status, 200);
+}
+
+/// Sends a body that never ends, in `piece`-byte writes `pause` apart, until the host cuts
+/// the connection: the bytes written and the time it took.
+fn send_forever(
+    addr: std::net::SocketAddr,
+    piece: usize,
+    pause: std::time::Duration,
+) -> (usize, std::time::Duration) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(
+        format!(
+            "POST {SEARCH} HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n",
+            1u64 << 40
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let data = vec![b' '; piece];
+    let mut sent = 0;
+    while s.write_all(&data).is_ok() {
+        sent += piece;
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "never cut after {sent} bytes"
+        );
+        std::thread::sleep(pause);
+    }
+    (sent, started.elapsed())
+}
+
+#[test]
+fn endless_senders_are_cut_at_the_lingering_bounds() {
+    let dir = TempDir::new("hostile-linger");
+    let mut config = app_config(sqlite_runtime_config(&dir), &[]);
+    config.args = [
+        "--lingering-max-bytes",
+        "8388608",
+        "--lingering-time-ms",
+        "3000",
+        "--lingering-timeout-ms",
+        "1000",
+    ]
+    .map(String::from)
+    .to_vec();
+    let h = Host::start(config);
+    // As fast as it can: cut once 8 MiB were drained (the rest sat in socket buffers).
+    let (sent, _) = send_forever(h.addr, 64 << 10, std::time::Duration::ZERO);
+    assert!(
+        sent >= 8 << 20,
+        "cut after {sent} bytes, before the drain's bound"
+    );
+    assert!(
+        sent <= 64 << 20,
+        "{sent} bytes accepted for a bound of 8 MiB"
+    );
+    // A trickle that never pauses for the idle bound: cut at the total time, 3 s after the
+    // answer (no earlier; later only by the machine's delays).
+    let (sent, took) = send_forever(h.addr, 100, std::time::Duration::from_millis(50));
+    assert!(
+        took >= std::time::Duration::from_secs(3),
+        "cut after {took:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "cut after {took:?}"
+    );
+    assert!(sent < 1 << 20, "{sent}");
+    assert_eq!(h.get("/deces/api/v1/healthcheck").status, 200);
+}
+
 #[test]
 fn invalid_utf8_and_malformed_json() {
     let a = app();
