@@ -8,7 +8,7 @@ COMPONENTS := search otp-request otp-verify rate-limit
 TEST_COMPONENTS := probe
 HOST_BIN := target/release/deces-edge
 
-.PHONY: all setup build build-components build-test-components build-host up test lint deploy-check push bench soak clean
+.PHONY: all setup build build-components build-test-components build-host up test test-under-load lint deploy-check push bench soak clean
 
 all: build
 
@@ -43,6 +43,10 @@ up: build
 
 test: setup deploy-check build build-test-components lint
 	$(CARGO) test --release $(NATIVE)
+
+# The end-to-end suites three times (RUNS=n) with one CPU hog per core beside them.
+test-under-load: setup build build-test-components
+	bash tests/under-load.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -210,6 +210,21 @@ impl Traffic {
         }
     }
 
+    /// Waits until the clients have received `more` answers beyond those received so far:
+    /// a test waits for traffic to happen, not for a time a busy machine may not fill.
+    pub fn wait_for(&self, more: u64) {
+        let target = self.served.load(Ordering::SeqCst) + more;
+        let started = std::time::Instant::now();
+        while self.served.load(Ordering::SeqCst) < target {
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the traffic stalled: {} of {target} answers",
+                self.served.load(Ordering::SeqCst)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn finish(self) -> Tally {
         self.stop.store(true, Ordering::SeqCst);
         let mut all = Tally::default();

@@ -669,16 +669,33 @@ fn workers_poll_their_sockets_after_work_for_the_window_only() {
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits_cleanly() {
     let s = setup();
-    let mut h = host(&s, None, &[]);
+    // Room for the guest's 3 s sleep (the other tests' hosts answer 504 after 1.5 s).
+    let mut h = host_with(&s, None, &[], &["--request-timeout-ms", "20000"]);
     assert_eq!(h.get("/p/var?name=who").status, 200);
     let addr = h.addr;
-    let slow = std::thread::spawn(move || request(addr, "GET", "/p/wasi?sleep_ms=700", &[], b""));
-    std::thread::sleep(Duration::from_millis(250));
+    let slow = std::thread::spawn(move || {
+        request(
+            addr,
+            "GET",
+            "/p/wasi?marker=m-sigterm&sleep_ms=3000",
+            &[],
+            b"",
+        )
+    });
+    // The request is in flight once the guest has written its marker (it then sleeps).
+    let started = Instant::now();
+    while !h.log_text().contains("probe stderr m-sigterm") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the guest never ran"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let status = h.terminate();
     assert!(status.success(), "{status}");
     let reply = slow.join().unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert!(reply.json()["slept_ms"].as_u64().unwrap() >= 700);
+    assert!(reply.json()["slept_ms"].as_u64().unwrap() >= 3000);
     // Nothing listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
     // The request finished during the shutdown has its log line.
