@@ -1,9 +1,10 @@
 //! Loading an application: manifest, variables, stores, compiled components.
 
 use crate::bindings::EdgeImports;
-use crate::manifest::{self, Manifest, Route, StoreConfig};
+use crate::manifest::{self, DatabaseConfig, Manifest, Route, StoreConfig};
 use crate::outbound_http::AllowList;
 use crate::router::{RouteEntry, Router};
+use crate::sqlite::Database;
 use crate::state::{ComponentConfig, RequestState};
 use crate::store::Backend;
 use crate::variables;
@@ -98,13 +99,22 @@ impl App {
         let store_configs = manifest::store_configs(&app_dir, options.runtime_config.as_deref())?;
         let stores = open_stores(&manifest, &store_configs).await?;
         let known: HashSet<String> = store_configs.keys().cloned().collect();
+        let database_configs =
+            manifest::database_configs(&app_dir, options.runtime_config.as_deref())?;
+        let databases = open_databases(&manifest, &database_configs)?;
 
         let engine = engine()?;
         let linker = linker(&engine)?;
         let mut components = Vec::new();
         let mut index = HashMap::new();
         for (id, spec) in &manifest.component {
-            let config = component_config(id, spec, &app_vars, &stores, &known)?;
+            let mut config = component_config(id, spec, &app_vars, &stores, &known)?;
+            config.databases = spec
+                .sqlite_databases
+                .iter()
+                .map(|label| (label.clone(), databases[label].clone()))
+                .collect();
+            config.granted_databases = spec.sqlite_databases.iter().cloned().collect();
             let path = app_dir.join(&spec.source);
             if !path.is_file() {
                 return Err(anyhow!(
@@ -167,6 +177,29 @@ async fn open_stores(
     Ok(stores)
 }
 
+/// Opens every SQLite database a component is granted, once; a label no configuration
+/// defines stops the start-up, as in Spin.
+fn open_databases(
+    manifest: &Manifest,
+    configs: &BTreeMap<String, DatabaseConfig>,
+) -> Result<HashMap<String, Arc<Database>>> {
+    let mut databases = HashMap::new();
+    for (id, component) in &manifest.component {
+        for label in &component.sqlite_databases {
+            if databases.contains_key(label) {
+                continue;
+            }
+            let config = configs.get(label).ok_or_else(|| {
+                anyhow!("component `{id}` uses SQLite database `{label}`, which no runtime config defines")
+            })?;
+            let database =
+                Database::open(config).with_context(|| format!("SQLite database `{label}`"))?;
+            databases.insert(label.clone(), Arc::new(database));
+        }
+    }
+    Ok(databases)
+}
+
 fn component_config(
     id: &str,
     spec: &manifest::Component,
@@ -193,6 +226,8 @@ fn component_config(
             .map(|label| (label.clone(), stores[label].clone()))
             .collect(),
         known_stores: known.clone(),
+        databases: HashMap::new(),
+        granted_databases: HashSet::new(),
         outbound: Arc::new(outbound),
         environment: spec
             .environment

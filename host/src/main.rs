@@ -17,6 +17,7 @@ mod manifest;
 mod outbound_http;
 mod router;
 mod server;
+mod sqlite;
 mod state;
 mod store;
 mod variables;

@@ -83,6 +83,8 @@ pub struct Component {
     #[serde(default)]
     pub key_value_stores: Vec<String>,
     #[serde(default)]
+    pub sqlite_databases: Vec<String>,
+    #[serde(default)]
     pub variables: BTreeMap<String, String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -200,6 +202,68 @@ pub enum StoreConfig {
 struct RuntimeConfigFile {
     #[serde(default)]
     key_value_store: BTreeMap<String, StoreEntry>,
+    #[serde(default)]
+    sqlite_database: BTreeMap<String, DatabaseEntry>,
+}
+
+/// A `[sqlite_database.<label>]` table. Spin also knows `type = "libsql"` (a remote
+/// database), which this runtime does not serve.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum DatabaseEntry {
+    Spin {
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
+}
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatabaseConfig {
+    File(PathBuf),
+    /// `type = "spin"` without a path: in memory, gone when the runtime stops (as Spin).
+    Memory,
+}
+
+fn read_runtime_config(file: &Path) -> Result<RuntimeConfigFile> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read runtime config {}", file.display()))?;
+    toml::from_str(&text)
+        .map_err(|e| anyhow!("invalid runtime config {}: {}", file.display(), e.message()))
+}
+
+/// A path from the runtime config: relative ones are relative to the file's folder.
+fn config_path(file: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        path
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+/// SQLite database labels and where they live, as Spin reads them: `default` is
+/// `.spin/sqlite_db.db` beside the manifest unless the runtime config says otherwise.
+pub fn database_configs(
+    app_dir: &Path,
+    runtime_config: Option<&Path>,
+) -> Result<BTreeMap<String, DatabaseConfig>> {
+    let mut databases = BTreeMap::new();
+    databases.insert(
+        "default".to_string(),
+        DatabaseConfig::File(app_dir.join(".spin").join("sqlite_db.db")),
+    );
+    let Some(file) = runtime_config else {
+        return Ok(databases);
+    };
+    for (label, entry) in read_runtime_config(file)?.sqlite_database {
+        let DatabaseEntry::Spin { path } = entry;
+        let config = match path {
+            Some(p) => DatabaseConfig::File(config_path(file, p)),
+            None => DatabaseConfig::Memory,
+        };
+        databases.insert(label, config);
+    }
+    Ok(databases)
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,17 +294,11 @@ pub fn store_configs(
     let Some(file) = runtime_config else {
         return Ok(stores);
     };
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read runtime config {}", file.display()))?;
-    let parsed: RuntimeConfigFile = toml::from_str(&text)
-        .map_err(|e| anyhow!("invalid runtime config {}: {}", file.display(), e.message()))?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    for (label, entry) in parsed.key_value_store {
+    for (label, entry) in read_runtime_config(file)?.key_value_store {
         let config = match entry {
             StoreEntry::Spin { path } => StoreConfig::Sqlite {
                 path: match path {
-                    Some(p) if p.is_absolute() => p,
-                    Some(p) => base.join(p),
+                    Some(p) => config_path(file, p),
                     None => app_dir.join(".spin").join(format!("{label}.db")),
                 },
             },
@@ -323,6 +381,28 @@ source = "c.wasm"
                 path: dir.join("o.db")
             }
         );
+        let databases = database_configs(Path::new("/app"), Some(&file)).unwrap();
+        assert_eq!(
+            databases["default"],
+            DatabaseConfig::File(PathBuf::from("/app/.spin/sqlite_db.db"))
+        );
+        std::fs::write(
+            &file,
+            "[sqlite_database.default]\ntype = \"spin\"\npath = \"data/deces.db\"\n[sqlite_database.scratch]\ntype = \"spin\"\n",
+        )
+        .unwrap();
+        let databases = database_configs(Path::new("/app"), Some(&file)).unwrap();
+        assert_eq!(
+            databases["default"],
+            DatabaseConfig::File(dir.join("data/deces.db"))
+        );
+        assert_eq!(databases["scratch"], DatabaseConfig::Memory);
+        std::fs::write(
+            &file,
+            "[sqlite_database.x]\ntype = \"libsql\"\nurl = \"u\"\n",
+        )
+        .unwrap();
+        assert!(database_configs(Path::new("/app"), Some(&file)).is_err());
         let none = store_configs(Path::new("/app"), None).unwrap();
         assert_eq!(
             none["default"],

@@ -1,6 +1,7 @@
 //! What one request's wasmtime `Store` holds.
 
 use crate::outbound_http::{AllowList, OutboundHooks};
+use crate::sqlite::Database;
 use crate::store::Backend;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,6 +20,9 @@ pub struct ComponentConfig {
     pub stores: HashMap<String, Backend>,
     /// Every label the runtime knows (to tell `no-such-store` from `access-denied`).
     pub known_stores: HashSet<String>,
+    /// The SQLite databases this component lists in `sqlite_databases`, opened.
+    pub databases: HashMap<String, Arc<Database>>,
+    pub granted_databases: HashSet<String>,
     pub outbound: Arc<AllowList>,
     /// The component's `environment` table, seen by the guest as its process environment.
     pub environment: Vec<(String, String)>,

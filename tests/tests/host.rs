@@ -784,3 +784,111 @@ fn redis_outage_is_an_error_the_guest_sees_and_recovery_needs_no_restart() {
     assert_eq!(get_json(&h, "/p/kv?op=get&key=k"), json!({"value": "back"}));
     assert_eq!(get_json(&h, "/p/atomic?op=incr&key=n"), json!({"value": 1}));
 }
+
+/// Runs a list of statements through the probe at `path`.
+fn sql(h: &Host, path: &str, statements: serde_json::Value) -> serde_json::Value {
+    let body = statements.to_string();
+    let reply = request(
+        h.addr,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+#[test]
+fn sqlite_databases_are_served_as_spin_serves_them() {
+    let s = setup();
+    let h = host(&s, None, &[]);
+    // Every value type, as a parameter and back.
+    let r = sql(
+        &h,
+        "/p/sqlite?db=default",
+        json!([
+            {"sql": "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)"},
+            {"sql": "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+             "params": [42, 1.5, "Élodie d'Artagnan", {"blob": [0, 255]}, null]},
+            {"sql": "SELECT i, r, s, b, n FROM t"},
+        ]),
+    );
+    assert_eq!(
+        r["results"][2],
+        json!({"columns": ["i", "r", "s", "b", "n"],
+               "rows": [[42, 1.5, "Élodie d'Artagnan", {"blob": [0, 255]}, null]]}),
+        "{r}"
+    );
+    assert_eq!(r["results"][1], json!({"columns": [], "rows": []}));
+    // The bundled SQLite has FTS5.
+    let r = sql(
+        &h,
+        "/p/sqlite",
+        json!([
+            {"sql": "CREATE VIRTUAL TABLE f USING fts5(name)"},
+            {"sql": "INSERT INTO f VALUES (?), (?)", "params": ["jean dupont", "marie martin"]},
+            {"sql": "SELECT name FROM f WHERE f MATCH ?", "params": ["dupont"]},
+        ]),
+    );
+    assert_eq!(r["results"][2]["rows"], json!([["jean dupont"]]), "{r}");
+    // A statement SQLite refuses is an `io` error, after the ones before it ran.
+    let r = sql(
+        &h,
+        "/p/sqlite",
+        json!([{"sql": "SELECT count(*) FROM t"}, {"sql": "SELECT nope FROM nowhere"}]),
+    );
+    assert_eq!(
+        (r["failed"].clone(), r["results"][0]["rows"].clone()),
+        (json!(1), json!([[1]]))
+    );
+    assert!(r["error"].as_str().unwrap().starts_with("io: "), "{r}");
+    // Spin's default file, beside the manifest.
+    assert!(s.dir.path().join(".spin/sqlite_db.db").is_file());
+    // A database the component was not granted is refused, existing or not.
+    for path in ["/bare/sqlite?db=default", "/p/sqlite?db=other"] {
+        assert_eq!(
+            sql(&h, path, json!([])),
+            json!({"error": "access-denied"}),
+            "{path}"
+        );
+    }
+    drop(h);
+
+    // The runtime config names the file, relative to itself; the data outlives the host.
+    let rc = s.dir.write(
+        "sqlite-rc.toml",
+        "[sqlite_database.default]\ntype = \"spin\"\npath = \"data/deces.db\"\n",
+    );
+    let h = host(&s, Some(rc.clone()), &[]);
+    sql(
+        &h,
+        "/p/sqlite",
+        json!([{"sql": "CREATE TABLE p (name TEXT)"}, {"sql": "INSERT INTO p VALUES ('kept')"}]),
+    );
+    assert!(s.dir.path().join("data/deces.db").is_file());
+    drop(h);
+    let h = host(&s, Some(rc), &[]);
+    let r = sql(&h, "/p/sqlite", json!([{"sql": "SELECT name FROM p"}]));
+    assert_eq!(r["results"][0]["rows"], json!([["kept"]]), "{r}");
+    drop(h);
+
+    // A component granted a database that nothing defines does not start.
+    let text = std::fs::read_to_string(&s.manifest).unwrap().replace(
+        "sqlite_databases = [\"default\"]",
+        "sqlite_databases = [\"default\", \"ghost\"]",
+    );
+    let ghost = s.dir.write("ghost.toml", &text);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (ok, out) = host_fails(
+        &[
+            "up",
+            "--manifest",
+            ghost.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ],
+        &[("SPIN_VARIABLE_MUST_HAVE", "x")],
+    );
+    assert!(!ok && out.contains("ghost"), "{out}");
+}

@@ -32,13 +32,14 @@ mod bindings {
         imports: { default: trappable },
         with: {
             "fermyon:spin/key-value.store": crate::Label,
+            "fermyon:spin/sqlite.connection": crate::Label,
             "wasi:keyvalue/store.bucket": crate::Label,
             "wasi:keyvalue/atomics.cas": crate::Cas,
         },
     });
 }
 
-use bindings::fermyon::spin::{key_value, variables};
+use bindings::fermyon::spin::{key_value, sqlite, variables};
 use bindings::wasi::keyvalue::{atomics, store as wasi_store};
 
 /// The one store label the harness serves (the components use `default`).
@@ -246,6 +247,32 @@ impl variables::Host for State {
             .get(&name)
             .cloned()
             .ok_or(variables::Error::Undefined(name)))
+    }
+}
+
+/// No database is granted here: every open is refused as Spin refuses an ungranted one.
+impl sqlite::Host for State {}
+
+impl sqlite::HostConnection for State {
+    fn open(
+        &mut self,
+        _database: String,
+    ) -> wasmtime::Result<Result<Resource<Label>, sqlite::Error>> {
+        Ok(Err(sqlite::Error::AccessDenied))
+    }
+
+    fn execute(
+        &mut self,
+        _: Resource<Label>,
+        _statement: String,
+        _parameters: Vec<sqlite::Value>,
+    ) -> wasmtime::Result<Result<sqlite::QueryResult, sqlite::Error>> {
+        Ok(Err(sqlite::Error::InvalidConnection))
+    }
+
+    fn drop(&mut self, connection: Resource<Label>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
     }
 }
 

@@ -220,6 +220,67 @@ fn heap(query: &str) -> Response {
     )
 }
 
+/// `/p/sqlite?db=<label>` with a JSON body `[{"sql": ..., "params": [...]}, ...]`: runs the
+/// statements in order on one connection; integers, reals, texts, null and `{"blob": [..]}`
+/// as parameters and values. Answers the results, or where it stopped and why.
+fn sqlite(query: &str, body: &[u8]) -> Response {
+    use spin_sdk::sqlite::{Connection, Error, Value};
+    let error = |e: Error| match e {
+        Error::NoSuchDatabase => "no-such-database".to_string(),
+        Error::AccessDenied => "access-denied".to_string(),
+        Error::InvalidConnection => "invalid-connection".to_string(),
+        Error::DatabaseFull => "database-full".to_string(),
+        Error::Io(msg) => format!("io: {msg}"),
+    };
+    let conn = match Connection::open(param(query, "db").unwrap_or("default")) {
+        Ok(c) => c,
+        Err(e) => return reply(200, json!({ "error": error(e) })),
+    };
+    let Ok(list) = serde_json::from_slice::<Vec<serde_json::Value>>(body) else {
+        return reply(
+            400,
+            json!({ "error": "the body is a JSON list of statements" }),
+        );
+    };
+    let to_value = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(t) => Value::Text(t.clone()),
+        other => Value::Blob(
+            other["blob"]
+                .as_array()
+                .map(|b| b.iter().map(|x| x.as_u64().unwrap_or(0) as u8).collect())
+                .unwrap_or_default(),
+        ),
+    };
+    let from_value = |v: &Value| match v {
+        Value::Null => json!(null),
+        Value::Integer(i) => json!(i),
+        Value::Real(r) => json!(r),
+        Value::Text(t) => json!(t),
+        Value::Blob(b) => json!({ "blob": b }),
+    };
+    let mut results = Vec::new();
+    for (i, statement) in list.iter().enumerate() {
+        let sql = statement["sql"].as_str().unwrap_or_default();
+        let params: Vec<Value> = statement["params"]
+            .as_array()
+            .map(|p| p.iter().map(to_value).collect())
+            .unwrap_or_default();
+        match conn.execute(sql, &params) {
+            Ok(result) => results.push(json!({
+                "columns": result.columns,
+                "rows": result.rows.iter().map(|r| r.values.iter().map(from_value).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            })),
+            Err(e) => return reply(200, json!({ "results": results, "failed": i, "error": error(e) })),
+        }
+    }
+    reply(200, json!({ "results": results }))
+}
+
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     let path = req.path().to_string();
@@ -232,6 +293,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "wasi" => wasi_basics(&query),
         "heap" => heap(&query),
         "fetch" => fetch(&query).await,
+        "sqlite" => sqlite(&query, req.body()),
         "trap" => panic!("probe asked to trap"),
         "spin" => loop {
             std::hint::black_box(0);
