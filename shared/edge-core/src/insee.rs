@@ -1,0 +1,554 @@
+//! The INSEE death files (insee-format.md): one fixed-width line read into its nine
+//! fields, and the parts of deces-dataprep's normalisation that need no reference data:
+//! the UID, names, sex, dates with their repairs, and the age at death.
+
+use base64::Engine as _;
+use regex::Regex;
+use std::sync::OnceLock;
+use unicode_normalization::UnicodeNormalization;
+
+/// A line's nine fields, as the reader gives them: stripped of spaces and tabs, then
+/// ASCII-folded where dataprep folds them (names, labels, act number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub nom_prenoms: String,
+    pub sexe: String,
+    pub date_naissance: String,
+    pub code_insee_naissance: String,
+    pub commune_naissance: String,
+    pub pays_naissance: String,
+    pub date_deces: String,
+    pub code_insee_deces: String,
+    /// Untruncated (the UID uses it so); [`RawRecord::num_deces`] is the indexed value.
+    pub num_deces_raw: String,
+}
+
+/// Why a line is not a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// Shorter than the fields up to the place of death (167 characters).
+    TooShort(usize),
+    /// A date field that is not 8 digits.
+    BadDate(&'static str, String),
+    /// No `*` between surname and given names.
+    NoName,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineError::TooShort(n) => write!(f, "{n} characters where at least 167 are needed"),
+            LineError::BadDate(field, v) => write!(f, "{field} `{v}` is not 8 digits"),
+            LineError::NoName => f.write_str("no `*` between the surname and the given names"),
+        }
+    }
+}
+
+/// (first position, last position), 1-based and inclusive, as insee-format.md section 2;
+/// NUM_DECES is read up to 177, as dataprep does.
+const LAYOUT: [(usize, usize); 9] = [
+    (1, 80),
+    (81, 81),
+    (82, 89),
+    (90, 94),
+    (95, 124),
+    (125, 154),
+    (155, 162),
+    (163, 167),
+    (168, 177),
+];
+
+/// Decodes a line of a file as Latin-1, as dataprep reads them (every byte is a character).
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// NFKD, then every non-ASCII character dropped.
+pub fn ascii_fold(text: &str) -> String {
+    text.nfkd().filter(char::is_ascii).collect()
+}
+
+/// Reads one line (without its end of line) into its fields.
+pub fn parse_line(line: &str) -> Result<RawRecord, LineError> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() < LAYOUT[7].1 {
+        return Err(LineError::TooShort(chars.len()));
+    }
+    let field = |i: usize| {
+        let (from, to) = LAYOUT[i];
+        let end = to.min(chars.len());
+        let text: String = chars[from - 1..end].iter().collect();
+        text.trim_matches(|c| c == ' ' || c == '\t').to_string()
+    };
+    let record = RawRecord {
+        nom_prenoms: ascii_fold(&field(0)),
+        sexe: field(1),
+        date_naissance: field(2),
+        code_insee_naissance: field(3),
+        commune_naissance: ascii_fold(&field(4)),
+        pays_naissance: ascii_fold(&field(5)),
+        date_deces: field(6),
+        code_insee_deces: field(7),
+        num_deces_raw: ascii_fold(&field(8)),
+    };
+    for (name, value) in [
+        ("DATE_NAISSANCE", &record.date_naissance),
+        ("DATE_DECES", &record.date_deces),
+    ] {
+        if value.len() != 8 || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LineError::BadDate(name, value.clone()));
+        }
+    }
+    if !record.nom_prenoms.contains('*') {
+        return Err(LineError::NoName);
+    }
+    Ok(record)
+}
+
+impl RawRecord {
+    /// The nine fields in layout order.
+    fn fields(&self) -> [&str; 9] {
+        [
+            &self.nom_prenoms,
+            &self.sexe,
+            &self.date_naissance,
+            &self.code_insee_naissance,
+            &self.commune_naissance,
+            &self.pays_naissance,
+            &self.date_deces,
+            &self.code_insee_deces,
+            &self.num_deces_raw,
+        ]
+    }
+
+    /// The record's id (4.2): BLAKE3 of the Python `repr` of the fields' tuple, URL-safe
+    /// base64, first 12 characters.
+    pub fn uid(&self) -> String {
+        let mut repr = String::from("(");
+        for (i, value) in self.fields().iter().enumerate() {
+            if i > 0 {
+                repr.push_str(", ");
+            }
+            python_repr(value, &mut repr);
+        }
+        repr.push(')');
+        let digest = blake3::hash(repr.as_bytes());
+        let mut id = base64::engine::general_purpose::URL_SAFE.encode(digest.as_bytes());
+        id.truncate(12);
+        id
+    }
+
+    /// The act number as indexed: its first 9 characters, trailing spaces stripped.
+    pub fn num_deces(&self) -> String {
+        let kept: String = self.num_deces_raw.chars().take(9).collect();
+        kept.trim_end().to_string()
+    }
+
+    /// `M` or `F` (`2` is F, anything else M).
+    pub fn sex(&self) -> &'static str {
+        if self.sexe == "2" {
+            "F"
+        } else {
+            "M"
+        }
+    }
+
+    /// Surname, given names and first given name (4.3), title-cased.
+    pub fn names(&self) -> Names {
+        // A whitespace before `?` is an undecodable character's remnant.
+        let cleaned = whitespace_before_question_mark().replace_all(&self.nom_prenoms, "X");
+        let whole = cleaned.to_string();
+        let (nom, prenoms) = match (whole.ends_with('/'), whole.rfind('*')) {
+            (true, Some(star)) => (
+                whole[..star].to_string(),
+                whole[star + 1..whole.len() - 1].to_string(),
+            ),
+            _ => (whole.clone(), whole.clone()),
+        };
+        let prenom = prenoms
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let (nom, prenoms, prenom) = (title(&nom), title(&prenoms), title(&prenom));
+        Names {
+            prenoms_nom: format!("{prenoms} {nom}").to_lowercase(),
+            prenom_nom: format!("{prenom} {nom}").to_lowercase(),
+            nom,
+            prenoms,
+            prenom,
+        }
+    }
+
+    /// The birth date repaired (4.5) as `yyyyMMdd`, when there is one.
+    pub fn birth_date(&self) -> Option<String> {
+        normalise_date(&self.date_naissance)
+    }
+
+    pub fn death_date(&self) -> Option<String> {
+        normalise_date(&self.date_deces)
+    }
+
+    /// Whole years between the repaired dates (1 year = 365.2425 days), when the raw death
+    /// date sorts after the raw birth date and both repaired dates exist.
+    pub fn age(&self) -> Option<u32> {
+        if self.date_deces <= self.date_naissance {
+            return None;
+        }
+        let days = days(&self.death_date()?) - days(&self.birth_date()?);
+        (days >= 0).then(|| (days as f64 / 365.2425).floor() as u32)
+    }
+}
+
+/// A person's names as indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub nom: String,
+    pub prenoms: String,
+    pub prenom: String,
+    pub prenoms_nom: String,
+    pub prenom_nom: String,
+}
+
+fn whitespace_before_question_mark() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\s\?").expect("valid pattern"))
+}
+
+/// Python's `repr` of a string, appended to `out`.
+fn python_repr(value: &str, out: &mut String) {
+    let quote = if value.contains('\'') && !value.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+/// Python's `str.title()`: the first letter of each run of letters upper-case, the rest
+/// lower-case.
+pub fn title(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            if in_word {
+                out.extend(c.to_lowercase());
+            } else {
+                out.extend(c.to_uppercase());
+            }
+            in_word = true;
+        } else {
+            out.push(c);
+            in_word = false;
+        }
+    }
+    out
+}
+
+/// The repairs of 4.5, in order, each applied to every occurrence.
+fn date_repairs() -> &'static [(Regex, &'static str)] {
+    static RULES: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        [
+            (r"\D", ""),
+            (r"00000000", ""),
+            (r"(\d{4})(\d{2})(\d{2})", "$1/$2/$3"),
+            (r"/(3[2-9]|[4-9][0-9])$", "/31"),
+            (r"/(1[3-9])/", "/12/"),
+            (r"/[2-9]([1-9])/", "/0$1/"),
+            (r"/[2-9]0/", "/01/"),
+            (r"(\d{4})/02/(30|31)", "$1/03/01"),
+            (
+                r"(1900|(\d{2})([02468][26]|[13579][048]|\d[13579]))/02/29",
+                "$1/02/28",
+            ),
+            // dataprep's `(04|06|09|11)/31\$` needs a literal `$` and never matches: 31
+            // April and the like stay invalid and are dropped below.
+            (r"/00", "/01"),
+            (r"/", ""),
+        ]
+        .into_iter()
+        .map(|(pattern, with)| (Regex::new(pattern).expect("valid pattern"), with))
+        .collect()
+    })
+}
+
+/// A raw `AAAAMMJJ` date repaired as dataprep does, or `None` when nothing valid is left.
+pub fn normalise_date(raw: &str) -> Option<String> {
+    let mut value = raw.to_string();
+    for (re, with) in date_repairs() {
+        value = re.replace_all(&value, *with).into_owned();
+    }
+    let valid = value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) && {
+        let n = |r: std::ops::Range<usize>| value[r].parse::<u32>().unwrap_or(0);
+        let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+        y >= 1 && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
+    };
+    valid.then_some(value)
+}
+
+fn leap(y: u32) -> bool {
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 0001-01-01 of a valid `yyyyMMdd` date (proleptic Gregorian).
+fn days(date: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| date[r].parse::<i64>().unwrap_or(0);
+    let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+    // Howard Hinnant's days-from-civil, shifted so that March starts the year.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe
+}
+
+/// SOURCE from a file name: everything up to `deces-` and the `.txt`/`.txt.gz` suffix
+/// removed (`deces-2020-m01.txt.gz` → `2020-m01`).
+pub fn source_of(file_name: &str) -> String {
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let after = base.rfind("deces-").map_or(base, |i| &base[i + 6..]);
+    after
+        .trim_end_matches(".gz")
+        .trim_end_matches(".txt")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line built field by field at the layout's widths.
+    fn line(fields: [&str; 9]) -> String {
+        LAYOUT
+            .iter()
+            .zip(fields)
+            .map(|(&(from, to), value)| format!("{value:<width$}", width = to - from + 1))
+            .collect::<String>()
+            .chars()
+            .take(176)
+            .collect()
+    }
+
+    fn durand() -> String {
+        line([
+            "DURAND*LOUISE MARIE JEANNE/",
+            "2",
+            "19280300",
+            "74214",
+            "PONTCHY",
+            "",
+            "20200115",
+            "75114",
+            "152",
+        ])
+    }
+
+    #[test]
+    fn the_specs_worked_examples() {
+        let text = "DURAND*LOUISE MARIE JEANNE/                                                     21928030074214PONTCHY                                                     2020011575114152      ";
+        assert_eq!(text, durand());
+        let r = parse_line(text).unwrap();
+        assert_eq!(r.uid(), "f3vJz-tG1v_b");
+        assert_eq!((r.num_deces(), r.sex()), ("152".to_string(), "F"));
+        assert_eq!(
+            r.names(),
+            Names {
+                nom: "Durand".into(),
+                prenoms: "Louise Marie Jeanne".into(),
+                prenom: "Louise".into(),
+                prenoms_nom: "louise marie jeanne durand".into(),
+                prenom_nom: "louise durand".into(),
+            }
+        );
+        assert_eq!(r.birth_date().as_deref(), Some("19280301"));
+        assert_eq!(r.death_date().as_deref(), Some("20200115"));
+        assert_eq!(r.age(), Some(91));
+
+        let text = "EL AMRANI*MOHAMED ALI/                                                          11945000099350CASABLANCA                    MAROC                         202011300100445       ";
+        let r = parse_line(text).unwrap();
+        assert_eq!(r.uid(), "LSRIIl06Qrj7");
+        assert_eq!(r.names().nom, "El Amrani");
+        assert_eq!(r.names().prenom_nom, "mohamed el amrani");
+        assert_eq!((r.sex(), r.age()), ("M", Some(75)));
+        assert_eq!(r.birth_date().as_deref(), Some("19450101"));
+        assert_eq!(
+            (r.pays_naissance.as_str(), r.commune_naissance.as_str()),
+            ("MAROC", "CASABLANCA")
+        );
+    }
+
+    #[test]
+    fn every_field_of_a_hand_made_line() {
+        let r = parse_line(&line([
+            "D'ARTAGNAN-MC DONALD*JEAN-PIERRE  ANDRE/",
+            "1",
+            "19301345",
+            "2A004",
+            "AJACCIO",
+            "",
+            "19991231",
+            "99404",
+            "69 N",
+        ]))
+        .unwrap();
+        assert_eq!(r.code_insee_naissance, "2A004");
+        assert_eq!(r.code_insee_deces, "99404");
+        assert_eq!(r.num_deces(), "69 N");
+        let names = r.names();
+        assert_eq!(names.nom, "D'Artagnan-Mc Donald");
+        assert_eq!(names.prenoms, "Jean-Pierre  Andre");
+        assert_eq!(names.prenom, "Jean-Pierre");
+        assert_eq!(r.birth_date().as_deref(), Some("19301231"));
+        assert_eq!(r.age(), Some(69));
+        // No given names; a name that is not `NOM*PRENOMS/` is left whole.
+        let r = parse_line(&line([
+            "DUPONT*/", "1", "19300000", "", "", "", "20000000", "", "",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.names().nom.as_str(), r.names().prenoms.as_str()),
+            ("Dupont", "")
+        );
+        assert_eq!(r.names().prenom_nom, " dupont");
+        // Accented input (a Latin-1 file) is folded; the act number is cut at 9 characters
+        // but the UID keeps the whole value.
+        // (a stray 177th character, which dataprep reads)
+        let long = line([
+            "HÉLÈNE*ÉLODIE/",
+            "2",
+            "19300000",
+            "",
+            "",
+            "",
+            "20000000",
+            "",
+            "123456789",
+        ]) + "0";
+        let bytes: Vec<u8> = long.chars().map(|c| c as u32 as u8).collect();
+        let r = parse_line(&latin1(&bytes)).unwrap();
+        assert_eq!(r.names().nom, "Helene");
+        assert_eq!(
+            (r.num_deces_raw.as_str(), r.num_deces()),
+            ("1234567890", "123456789".into())
+        );
+    }
+
+    #[test]
+    fn dates_are_repaired_as_dataprep_does() {
+        for (raw, norm) in [
+            ("19300000", Some("19300101")),
+            ("19300500", Some("19300501")),
+            ("19301345", Some("19301231")),
+            ("19302531", Some("19300531")),
+            ("19302031", Some("19300131")),
+            ("19300230", Some("19300301")),
+            ("19010229", Some("19010228")),
+            ("19000229", Some("19000228")),
+            ("19040229", Some("19040229")),
+            ("20000229", Some("20000229")),
+            ("19300431", None),
+            ("00000512", None),
+            ("00000000", None),
+        ] {
+            assert_eq!(normalise_date(raw).as_deref(), norm, "{raw}");
+        }
+    }
+
+    #[test]
+    fn ages_follow_the_raw_order_and_the_mean_year() {
+        let with = |birth: &str, death: &str| {
+            let mut r = parse_line(&durand()).unwrap();
+            r.date_naissance = birth.into();
+            r.date_deces = death.into();
+            r.age()
+        };
+        assert_eq!(with("19300312", "20200310"), Some(89));
+        // 32,872 days are 90.0002 mean years: a day before the birthday (documented).
+        assert_eq!(with("19300312", "20200311"), Some(90));
+        assert_eq!(with("20200115", "20200115"), None);
+        assert_eq!(with("19300431", "20200101"), None, "no valid birth date");
+        assert_eq!(with("00000000", "20200101"), None);
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        assert_eq!(parse_line("DUPONT*JEAN/"), Err(LineError::TooShort(12)));
+        let bad = line([
+            "DUPONT*JEAN/",
+            "1",
+            "1930AB01",
+            "",
+            "",
+            "",
+            "20000101",
+            "",
+            "",
+        ]);
+        assert!(matches!(
+            parse_line(&bad),
+            Err(LineError::BadDate("DATE_NAISSANCE", _))
+        ));
+        let bad = line([
+            "DUPONT JEAN",
+            "1",
+            "19300101",
+            "",
+            "",
+            "",
+            "20000101",
+            "",
+            "",
+        ]);
+        assert_eq!(parse_line(&bad), Err(LineError::NoName));
+    }
+
+    #[test]
+    fn python_repr_quotes_as_python_does() {
+        let repr = |s: &str| {
+            let mut out = String::new();
+            python_repr(s, &mut out);
+            out
+        };
+        assert_eq!(repr("DUPONT"), "'DUPONT'");
+        assert_eq!(repr("D'ARTAGNAN"), "\"D'ARTAGNAN\"");
+        assert_eq!(repr("A'B\"C"), "'A\\'B\"C'");
+        assert_eq!(repr("a\\b\tc"), "'a\\\\b\\tc'");
+        assert_eq!(repr("\u{1}"), "'\\x01'");
+    }
+
+    #[test]
+    fn sources_from_file_names() {
+        assert_eq!(source_of("data/deces-2020-m01.txt.gz"), "2020-m01");
+        assert_eq!(source_of("deces-1991.txt"), "1991");
+    }
+}
