@@ -372,6 +372,28 @@ impl Host {
     }
 
     /// CPU time the host process has used so far (user and system), in clock ticks.
+    /// How many of the host's worker threads are runnable (state `R`) right now: a worker
+    /// that polls its sockets is runnable whether or not the machine lets it run, one that
+    /// sleeps in `epoll_wait` is not.
+    pub fn runnable_workers(&self) -> usize {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let Ok(entries) = std::fs::read_dir(&tasks) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .filter(|task| {
+                let path = task.path();
+                let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+                let state = stat
+                    .rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().next());
+                comm.starts_with("worker-") && state == Some("R")
+            })
+            .count()
+    }
+
     pub fn cpu_ticks(&self) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
             .expect("host process stat");
