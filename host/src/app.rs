@@ -108,13 +108,7 @@ impl App {
         let mut components = Vec::new();
         let mut index = HashMap::new();
         for (id, spec) in &manifest.component {
-            let mut config = component_config(id, spec, &app_vars, &stores, &known)?;
-            config.databases = spec
-                .sqlite_databases
-                .iter()
-                .map(|label| (label.clone(), databases[label].clone()))
-                .collect();
-            config.granted_databases = spec.sqlite_databases.iter().cloned().collect();
+            let config = component_config(id, spec, &app_vars, &stores, &known, &databases)?;
             let path = app_dir.join(&spec.source);
             if !path.is_file() {
                 return Err(anyhow!(
@@ -206,6 +200,7 @@ fn component_config(
     app_vars: &BTreeMap<String, String>,
     stores: &HashMap<String, Backend>,
     known: &HashSet<String>,
+    databases: &HashMap<String, Arc<Database>>,
 ) -> Result<ComponentConfig> {
     let variables = variables::component_variables(&spec.variables, app_vars)
         .with_context(|| format!("component `{id}` variables"))?;
@@ -226,8 +221,11 @@ fn component_config(
             .map(|label| (label.clone(), stores[label].clone()))
             .collect(),
         known_stores: known.clone(),
-        databases: HashMap::new(),
-        granted_databases: HashSet::new(),
+        databases: spec
+            .sqlite_databases
+            .iter()
+            .map(|label| (label.clone(), databases[label].clone()))
+            .collect(),
         outbound: Arc::new(outbound),
         environment: spec
             .environment

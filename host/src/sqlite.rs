@@ -5,11 +5,10 @@
 use crate::bindings::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::manifest::DatabaseConfig;
 use crate::state::RequestState;
+use crate::store::Pool;
 use anyhow::{Context, Result};
 use rusqlite::types::ValueRef;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use wasmtime::component::Resource;
 
 /// Connections per database file: reads in WAL mode run side by side on separate ones.
@@ -17,50 +16,27 @@ const CONNECTIONS: usize = 4;
 
 /// One database, shared by every instance that opens it.
 pub struct Database {
-    conns: Vec<Mutex<rusqlite::Connection>>,
-    next: AtomicUsize,
+    pool: Pool,
 }
 
 impl Database {
     pub fn open(config: &DatabaseConfig) -> Result<Self> {
-        let conns = match config {
-            DatabaseConfig::File(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("cannot create {}", dir.display()))?;
-                }
-                let mut conns = Vec::with_capacity(CONNECTIONS);
-                for _ in 0..CONNECTIONS {
-                    let conn = rusqlite::Connection::open(path).with_context(|| {
-                        format!("cannot open SQLite database {}", path.display())
-                    })?;
-                    conn.busy_timeout(Duration::from_secs(10))?;
-                    conn.pragma_update(None, "journal_mode", "WAL")?;
-                    conns.push(Mutex::new(conn));
-                }
-                conns
-            }
+        let pool = match config {
+            DatabaseConfig::File(path) => Pool::open(path, CONNECTIONS, |_| Ok(()))
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?,
             // One connection: each in-memory connection would be a database of its own.
-            DatabaseConfig::Memory => vec![Mutex::new(rusqlite::Connection::open_in_memory()?)],
+            DatabaseConfig::Memory => {
+                Pool::of(vec![Mutex::new(rusqlite::Connection::open_in_memory()?)])
+            }
         };
-        Ok(Database {
-            conns,
-            next: AtomicUsize::new(0),
-        })
+        Ok(Database { pool })
     }
 
     /// Runs one statement with its parameters; the rows it returns, if any.
     pub fn execute(&self, statement: &str, parameters: &[Value]) -> Result<QueryResult, Error> {
-        let n = self.conns.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut conn = (0..n)
-            .find_map(|i| self.conns[(start + i) % n].try_lock().ok())
-            .unwrap_or_else(|| {
-                self.conns[start % n]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-            });
-        run(&mut conn, statement, parameters).map_err(|e| Error::Io(e.to_string()))
+        self.pool
+            .with(|conn| run(conn, statement, parameters))
+            .map_err(|e| Error::Io(e.to_string()))
     }
 }
 
@@ -113,15 +89,11 @@ impl sqlite::HostConnection for RequestState {
         &mut self,
         database: String,
     ) -> wasmtime::Result<Result<Resource<SqliteConnection>, Error>> {
-        // Spin's order: a database the component was not granted is refused whether or not
-        // it exists.
-        if !self.component.granted_databases.contains(&database) {
+        // As Spin: a database the component was not granted is refused whether or not it
+        // exists (a granted one always does: see `ComponentConfig::databases`).
+        let Some(database) = self.component.databases.get(&database).cloned() else {
             return Ok(Err(Error::AccessDenied));
-        }
-        let Some(db) = self.component.databases.get(&database) else {
-            return Ok(Err(Error::NoSuchDatabase));
         };
-        let database = db.clone();
         Ok(Ok(self.table.push(SqliteConnection { database })?))
     }
 

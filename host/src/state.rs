@@ -20,9 +20,9 @@ pub struct ComponentConfig {
     pub stores: HashMap<String, Backend>,
     /// Every label the runtime knows (to tell `no-such-store` from `access-denied`).
     pub known_stores: HashSet<String>,
-    /// The SQLite databases this component lists in `sqlite_databases`, opened.
+    /// The SQLite databases this component lists in `sqlite_databases`, opened (a label
+    /// nothing defines stops the start-up, so every granted label is here).
     pub databases: HashMap<String, Arc<Database>>,
-    pub granted_databases: HashSet<String>,
     pub outbound: Arc<AllowList>,
     /// The component's `environment` table, seen by the guest as its process environment.
     pub environment: Vec<(String, String)>,

@@ -5,7 +5,7 @@ mod redis;
 mod sqlite;
 
 pub use self::redis::RedisStore;
-pub use self::sqlite::SqliteStore;
+pub use self::sqlite::{Pool, SqliteStore};
 
 use crate::manifest::StoreConfig;
 use anyhow::Result;

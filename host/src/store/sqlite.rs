@@ -18,9 +18,58 @@ pub struct SqliteStore {
     label: Arc<str>,
 }
 
-struct Pool {
+/// A few connections to one SQLite file (WAL mode), handed out in turn: reads run side by
+/// side on separate connections. The key-value store and the SQLite interface share it.
+pub struct Pool {
     conns: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+}
+
+impl Pool {
+    /// `n` connections to the file at `path` (its folder created), each set up by `init`.
+    pub fn open(
+        path: &Path,
+        n: usize,
+        init: impl Fn(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let conns = (0..n.max(1))
+            .map(|_| {
+                let conn = Connection::open(path)?;
+                conn.busy_timeout(Duration::from_secs(10))?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                init(&conn)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Pool::of(conns))
+    }
+
+    /// A pool of the given connections.
+    pub fn of(conns: Vec<Mutex<Connection>>) -> Self {
+        Pool {
+            conns,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs `f` on a free connection, or waits for one.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        let n = self.conns.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(mut conn) = self.conns[(start + i) % n].try_lock() {
+                return f(&mut conn);
+            }
+        }
+        let mut conn = self.conns[start % n]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut conn)
+    }
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -29,16 +78,7 @@ fn err(e: rusqlite::Error) -> StoreError {
 
 impl SqliteStore {
     pub fn open(path: &Path, label: &str) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let mut conns = Vec::with_capacity(CONNECTIONS);
-        for _ in 0..CONNECTIONS {
-            let conn = Connection::open(path)
-                .with_context(|| format!("cannot open SQLite store {}", path.display()))?;
-            conn.busy_timeout(Duration::from_secs(10))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
+        let pool = Pool::open(path, CONNECTIONS, |conn| {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS spin_key_value (
@@ -48,30 +88,16 @@ impl SqliteStore {
                     PRIMARY KEY (store, key)
                 )",
             )
-            .with_context(|| format!("cannot initialise SQLite store {}", path.display()))?;
-            conns.push(Mutex::new(conn));
-        }
+        })
+        .with_context(|| format!("cannot open SQLite store {}", path.display()))?;
         Ok(SqliteStore {
-            pool: Arc::new(Pool {
-                conns,
-                next: AtomicUsize::new(0),
-            }),
+            pool: Arc::new(pool),
             label: label.into(),
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let n = self.pool.conns.len();
-        let start = self.pool.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(mut conn) = self.pool.conns[(start + i) % n].try_lock() {
-                return f(&mut conn).map_err(err);
-            }
-        }
-        let mut conn = self.pool.conns[start % n]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut conn).map_err(err)
+        self.pool.with(f).map_err(err)
     }
 
     pub fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
