@@ -92,21 +92,49 @@ impl Drop for TempDir {
     }
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str, log: Option<&Path>) {
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let log = log
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .unwrap_or_default();
-            panic!("{what} exited early ({status}): {log}");
+            panic!("{what} exited early ({status})");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{what} did not listen on port {port} within 60 s");
+}
+
+/// The line a host writes once it listens.
+const SERVING: &str = "deces-edge: serving ";
+
+fn serving_lines(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches(SERVING)
+        .count()
+}
+
+/// Waits until the host just spawned says it listens (its log holds more than `before`
+/// serving lines), so that another process on the same port is never taken for it. False
+/// when it exited because the port was taken; a panic when it failed otherwise.
+fn wait_for_host(child: &mut Child, log: &Path, before: usize) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if serving_lines(log) > before {
+            return true;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if text.contains("cannot listen on") {
+                return false;
+            }
+            panic!("deces-edge exited early ({status}): {text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("deces-edge did not start within 60 s");
 }
 
 /// A private redis-server on a free loopback port (without persistence unless asked);
@@ -153,7 +181,7 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is not installed: run `make setup` (make test does)");
-        wait_for_port(port, &mut child, "redis-server", None);
+        wait_for_port(port, &mut child, "redis-server");
         Redis {
             child,
             port,
@@ -300,19 +328,30 @@ fn host_command(config: &HostConfig, port: u16, log: &Path) -> Command {
 
 impl Host {
     pub fn start(config: HostConfig) -> Self {
-        let port = config.port.unwrap_or_else(free_port);
-        let log =
-            std::env::temp_dir().join(format!("deces-edge-host-{}-{port}.log", std::process::id()));
-        let mut child = host_command(&config, port, &log)
-            .spawn()
-            .expect("spawn host");
-        wait_for_port(port, &mut child, "deces-edge", Some(&log));
-        Host {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            log,
-            config,
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        // A port found free may be taken by another test's process before the host binds
+        // it: that host then exits, and the start is tried again on another port.
+        for _ in 0..5 {
+            let port = config.port.unwrap_or_else(free_port);
+            let log = std::env::temp_dir().join(format!(
+                "deces-edge-host-{}-{port}-{}.log",
+                std::process::id(),
+                STARTS.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut child = host_command(&config, port, &log)
+                .spawn()
+                .expect("spawn host");
+            if wait_for_host(&mut child, &log, 0) {
+                return Host {
+                    child,
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                    log,
+                    config,
+                };
+            }
+            assert!(config.port.is_none(), "port {port} is taken");
         }
+        panic!("deces-edge found no free port in 5 tries");
     }
 
     /// kill -9 then start again on the same port with the same configuration.
@@ -323,10 +362,15 @@ impl Host {
 
     /// Starts again (after `kill9`) on the same port with the same configuration.
     pub fn respawn(&mut self) {
+        let before = serving_lines(&self.log);
         let mut child = host_command(&self.config, self.addr.port(), &self.log)
             .spawn()
             .expect("respawn host");
-        wait_for_port(self.addr.port(), &mut child, "deces-edge", Some(&self.log));
+        assert!(
+            wait_for_host(&mut child, &self.log, before),
+            "port {} was taken while the host was down",
+            self.addr.port()
+        );
         self.child = child;
     }
 
