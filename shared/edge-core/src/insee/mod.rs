@@ -2,7 +2,11 @@
 //! fields, and the parts of deces-dataprep's normalisation that need no reference data:
 //! the UID, names, sex, dates with their repairs, and the age at death.
 
+pub mod places;
+
 use base64::Engine as _;
+use places::Referential;
+use serde_json::{Map, Value};
 use regex::Regex;
 use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
@@ -198,6 +202,55 @@ impl RawRecord {
         let days = days(&self.death_date()?) - days(&self.birth_date()?);
         (days >= 0).then(|| (days as f64 / 365.2425).floor() as u32)
     }
+}
+
+/// The index document of a record (insee-format.md 4 and 5): every field dataprep writes,
+/// empty ones left out. `source` is the file's SOURCE value, `line` its 1-based line.
+pub fn document(raw: &RawRecord, source: &str, line: u64, refs: &Referential) -> Map<String, Value> {
+    let mut doc = Map::new();
+    let mut put = |key: &str, value: Value| {
+        let empty = matches!(&value, Value::String(s) if s.is_empty()) || value.is_null();
+        if !empty {
+            doc.insert(key.to_string(), value);
+        }
+    };
+    let names = raw.names();
+    let birth = refs.birth_place(
+        &raw.code_insee_naissance,
+        &raw.commune_naissance,
+        &raw.pays_naissance,
+    );
+    let death = refs.death_place(&raw.code_insee_deces);
+    put("UID", raw.uid().into());
+    put("SOURCE", source.into());
+    put("SOURCE_LINE", line.into());
+    put("NOM", names.nom.into());
+    put("PRENOMS", names.prenoms.into());
+    put("PRENOM", names.prenom.into());
+    put("PRENOMS_NOM", names.prenoms_nom.into());
+    put("PRENOM_NOM", names.prenom_nom.into());
+    put("SEXE", raw.sex().into());
+    put("DATE_NAISSANCE", raw.date_naissance.clone().into());
+    put("DATE_NAISSANCE_NORM", raw.birth_date().unwrap_or_default().into());
+    put("CODE_INSEE_NAISSANCE", raw.code_insee_naissance.clone().into());
+    put("COMMUNE_NAISSANCE", birth.commune.unwrap_or_default());
+    put("PAYS_NAISSANCE", birth.country.into());
+    put("PAYS_NAISSANCE_CODEISO3", birth.country_iso3.into());
+    put("CODE_INSEE_NAISSANCE_HISTORIQUE", birth.history);
+    put("CODE_POSTAL_NAISSANCE", birth.postal_codes.unwrap_or_default());
+    put("DEPARTEMENT_NAISSANCE", birth.department.into());
+    put("DATE_DECES", raw.date_deces.clone().into());
+    put("DATE_DECES_NORM", raw.death_date().unwrap_or_default().into());
+    put("AGE_DECES", raw.age().map(Value::from).unwrap_or_default());
+    put("CODE_INSEE_DECES", raw.code_insee_deces.clone().into());
+    put("COMMUNE_DECES", death.commune.unwrap_or_default());
+    put("PAYS_DECES", death.country.into());
+    put("PAYS_DECES_CODEISO3", death.country_iso3.into());
+    put("CODE_INSEE_DECES_HISTORIQUE", death.history);
+    put("CODE_POSTAL_DECES", death.postal_codes.unwrap_or_default());
+    put("DEPARTEMENT_DECES", death.department.into());
+    put("NUM_DECES", raw.num_deces().into());
+    doc
 }
 
 /// A person's names as indexed.
@@ -405,6 +458,48 @@ mod tests {
             (r.pays_naissance.as_str(), r.commune_naissance.as_str()),
             ("MAROC", "CASABLANCA")
         );
+    }
+
+    #[test]
+    fn the_specs_worked_documents() {
+        let refs = Referential::from_tsv(
+            "74214\tBonneville\tBonneville\t74\t74130\t74042,74214\t0\n\
+             75114\tParis 14e Arrondissement\tParis 14e Arrondissement\t75\t75014\t75114\t0\n\
+             01004\tAmbérieu\tAmbérieu-en-Bugey\t01\t01500\t01004\t0\n",
+            "XXXXX\tFRA\tFRANCE\n99350\tMAR\tMAROC\n",
+        );
+        let doc = document(&parse_line(&durand()).unwrap(), "2020-m01", 1042, &refs);
+        // The spec's document, without the geo points our referential does not have.
+        let expected = serde_json::json!({"NOM": "Durand", "SEXE": "F", "DATE_NAISSANCE": "19280300",
+            "CODE_INSEE_NAISSANCE": "74214", "COMMUNE_NAISSANCE": ["Pontchy", "Bonneville"],
+            "DATE_DECES": "20200115", "CODE_INSEE_DECES": "75114", "NUM_DECES": "152",
+            "UID": "f3vJz-tG1v_b", "SOURCE": "2020-m01", "SOURCE_LINE": 1042,
+            "PRENOMS": "Louise Marie Jeanne", "PRENOM": "Louise",
+            "PRENOMS_NOM": "louise marie jeanne durand", "PRENOM_NOM": "louise durand",
+            "DATE_NAISSANCE_NORM": "19280301", "DATE_DECES_NORM": "20200115", "AGE_DECES": 91,
+            "PAYS_NAISSANCE_CODEISO3": "FRA", "PAYS_NAISSANCE": "France",
+            "CODE_INSEE_NAISSANCE_HISTORIQUE": ["74042", "74214"],
+            "CODE_POSTAL_NAISSANCE": ["74130"], "DEPARTEMENT_NAISSANCE": "74",
+            "PAYS_DECES_CODEISO3": "FRA", "PAYS_DECES": "France",
+            "CODE_INSEE_DECES_HISTORIQUE": "75114", "CODE_POSTAL_DECES": ["75014"],
+            "COMMUNE_DECES": ["Paris", "Paris 14e Arrondissement"], "DEPARTEMENT_DECES": "75"});
+        assert_eq!(Value::Object(doc), expected);
+
+        let text = "EL AMRANI*MOHAMED ALI/                                                          11945000099350CASABLANCA                    MAROC                         202011300100445       ";
+        let doc = document(&parse_line(text).unwrap(), "2020-m12", 58, &refs);
+        let expected = serde_json::json!({"NOM": "El Amrani", "SEXE": "M",
+            "DATE_NAISSANCE": "19450000", "CODE_INSEE_NAISSANCE": "99350",
+            "COMMUNE_NAISSANCE": "Casablanca", "PAYS_NAISSANCE": "Maroc",
+            "DATE_DECES": "20201130", "CODE_INSEE_DECES": "01004", "NUM_DECES": "45",
+            "UID": "LSRIIl06Qrj7", "SOURCE": "2020-m12", "SOURCE_LINE": 58,
+            "PRENOMS": "Mohamed Ali", "PRENOM": "Mohamed", "PRENOMS_NOM": "mohamed ali el amrani",
+            "PRENOM_NOM": "mohamed el amrani", "DATE_NAISSANCE_NORM": "19450101",
+            "DATE_DECES_NORM": "20201130", "AGE_DECES": 75, "PAYS_NAISSANCE_CODEISO3": "MAR",
+            "CODE_INSEE_NAISSANCE_HISTORIQUE": "99350", "PAYS_DECES_CODEISO3": "FRA",
+            "PAYS_DECES": "France", "CODE_INSEE_DECES_HISTORIQUE": "01004",
+            "CODE_POSTAL_DECES": ["01500"], "COMMUNE_DECES": ["Ambérieu", "Ambérieu-en-Bugey"],
+            "DEPARTEMENT_DECES": "01"});
+        assert_eq!(Value::Object(doc), expected);
     }
 
     #[test]
