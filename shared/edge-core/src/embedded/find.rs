@@ -1,0 +1,847 @@
+//! Searching the embedded index: the request's conditions, candidates from the most
+//! selective indexed one (a name's fuzzy terms, a code, a date), every condition checked on
+//! the candidates' rows, a name-similarity rank, and an answer shaped as Elasticsearch's so
+//! the API answer is built by the same code for both backends.
+//!
+//! Rank, until the matching score ranks both backends: the sum over the request's name and
+//! place conditions of the similarity of their best-matching terms (1 for an exact term,
+//! 0.6 for one edit, 0.3 for two), the last name counting twice, a first name found first
+//! among the given names half again, the two names found swapped half as much; an exact
+//! date adds 1 (0.5 within the fuzziness). Ties keep the import order.
+
+use super::schema::Field;
+use super::text::{deletions, distance, fuzziness, normalised, tokens};
+use super::{Sql, SqlValue};
+use crate::search::dates::DateQuery;
+use crate::search::fields::{Kind, Param};
+use crate::search::request::{age_range, as_text, geo_point, SearchRequest, MAX_WINDOW};
+use crate::version::IndexFacts;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+/// Why a search has no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FindError {
+    /// The database has no records (or no tables): nothing was ever imported.
+    Empty,
+    /// A request Elasticsearch would refuse (negative size, past the result window, a bad
+    /// scroll id): the API answers it as it answers Elasticsearch's refusals.
+    Rejected,
+    /// The database failed.
+    Database(String),
+}
+
+impl From<String> for FindError {
+    fn from(e: String) -> Self {
+        FindError::Database(e)
+    }
+}
+
+/// Similarity of a term found with `edits` edits.
+fn similarity(edits: usize) -> f64 {
+    [1.0, 0.6, 0.3][edits.min(2)]
+}
+
+/// A request's terms matched against a record's tokens: the mean over the query terms of
+/// their best similarity, `None` when no query term matches (Elasticsearch's `match` ORs
+/// its terms).
+fn match_terms(query: &[String], record: &[&str], fuzzy: bool) -> Option<f64> {
+    let mut total = 0.0;
+    let mut any = false;
+    for q in query {
+        let max = if fuzzy { fuzziness(q) } else { 0 };
+        let best = record
+            .iter()
+            .filter_map(|t| distance(q, t, max))
+            .min()
+            .map(similarity);
+        if let Some(s) = best {
+            total += s;
+            any = true;
+        }
+    }
+    any.then(|| total / query.len().max(1) as f64)
+}
+
+/// What a record must satisfy, from the request.
+#[derive(Debug, Clone)]
+enum Cond {
+    /// First and last names (the legal name is one more last name), direct or swapped.
+    Names {
+        first: Vec<String>,
+        lasts: Vec<Vec<String>>,
+    },
+    /// Every term of a full-text `q` is a last or given name.
+    FullText(Vec<String>),
+    /// A place field's terms (fuzzy), or its whole value (exact).
+    Place { field: Field, value: String },
+    Code { field: Field, value: String },
+    Date { birth: bool, query: DateQuery },
+    /// A `dd/MM/yyyy` date in `q`: ranks, and filters when `q` has no names.
+    FullTextDate { date: String, required: bool },
+    Sex(String),
+    Age(i64, i64),
+    Geo { birth: bool, lat: f64, lon: f64, metres: f64 },
+}
+
+fn conditions(req: &SearchRequest) -> Vec<Cond> {
+    let mut out = Vec::new();
+    if let Some(q) = req.text(Param::Q) {
+        return full_text(&q);
+    }
+    let first = req.text(Param::FirstName).map(|t| tokens(&t));
+    let mut last = req.text(Param::LastName).map(|t| tokens(&t));
+    let mut legal = req.text(Param::LegalName).map(|t| tokens(&t));
+    if first.is_none() && last.is_none() {
+        last = legal.take();
+    }
+    if first.is_some() || last.is_some() {
+        out.push(Cond::Names {
+            first: first.unwrap_or_default(),
+            lasts: last.into_iter().chain(legal).collect(),
+        });
+    }
+    for (p, v) in &req.values {
+        let cond = match (p, p.kind()) {
+            (Param::Sex, _) => {
+                let s = as_text(v);
+                Cond::Sex(if s == "H" { "M".into() } else { s })
+            }
+            (Param::DeathAge, _) => {
+                let text = as_text(v);
+                let (a, b) = age_range(&text).unwrap_or((&text, &text));
+                let (a, b) = (a.trim().parse().unwrap_or(-1), b.trim().parse().unwrap_or(-1));
+                Cond::Age(a.min(b), a.max(b))
+            }
+            (_, Kind::FuzzyText(doc_field)) => {
+                let field = *Field::PLACES
+                    .iter()
+                    .find(|f| f.doc_field() == doc_field)
+                    .unwrap_or(&Field::BirthCity);
+                Cond::Place {
+                    field,
+                    value: as_text(v),
+                }
+            }
+            (_, Kind::Code(doc_field)) => match Field::CODES.iter().find(|f| f.doc_field() == doc_field) {
+                Some(f) => Cond::Code {
+                    field: *f,
+                    value: normalised(&as_text(v)),
+                },
+                None => continue,
+            },
+            (_, Kind::Date(_)) => match req.date(*p) {
+                Some(query) => Cond::Date {
+                    birth: *p == Param::BirthDate,
+                    query,
+                },
+                None => continue,
+            },
+            (_, Kind::GeoPoint(_)) => match geo_point(v) {
+                Some(g) => Cond::Geo {
+                    birth: *p == Param::BirthGeoPoint,
+                    lat: g.latitude.as_f64().unwrap_or(f64::NAN),
+                    lon: g.longitude.as_f64().unwrap_or(f64::NAN),
+                    metres: metres(&g.distance).unwrap_or(1000.0),
+                },
+                None => continue,
+            },
+            _ => continue,
+        };
+        out.push(cond);
+    }
+    out
+}
+
+/// `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
+fn full_text(q: &str) -> Vec<Cond> {
+    const PARTICLES: [&str; 6] = ["el", "d", "le", "de", "la", "los"];
+    let mut out = Vec::new();
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let date = words.iter().find_map(|t| {
+        let b = t.as_bytes();
+        let shaped = b.len() == 10
+            && b[2] == b'/'
+            && b[5] == b'/'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+        shaped.then(|| format!("{}{}{}", &t[6..], &t[3..5], &t[..2]))
+    });
+    let names: Vec<String> = words
+        .iter()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .flat_map(|w| tokens(w))
+        .filter(|t| !PARTICLES.contains(&t.as_str()))
+        .collect();
+    let has_names = !names.is_empty();
+    if has_names {
+        out.push(Cond::FullText(names));
+    }
+    if let Some(date) = date {
+        out.push(Cond::FullTextDate {
+            date,
+            required: !has_names,
+        });
+    }
+    out
+}
+
+/// A distance such as `10km` in metres (`None` when it is not one).
+fn metres(d: &str) -> Option<f64> {
+    const UNITS: [(&str, f64); 17] = [
+        ("millimeters", 0.001),
+        ("centimeters", 0.01),
+        ("kilometers", 1000.0),
+        ("meters", 1.0),
+        ("miles", 1609.344),
+        ("yards", 0.9144),
+        ("feet", 0.3048),
+        ("inch", 0.0254),
+        ("mm", 0.001),
+        ("cm", 0.01),
+        ("km", 1000.0),
+        ("mi", 1609.344),
+        ("yd", 0.9144),
+        ("ft", 0.3048),
+        ("in", 0.0254),
+        ("NM", 1852.0),
+        ("m", 1.0),
+    ];
+    UNITS.iter().find_map(|(unit, factor)| {
+        let n: f64 = d.strip_suffix(unit)?.trim().parse().ok()?;
+        (n > 0.0 && n.is_finite()).then_some(n * factor)
+    })
+}
+
+fn haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * a.sqrt().asin()
+}
+
+/// A candidate's columns.
+struct Row {
+    id: i64,
+    nom: String,
+    prenoms: String,
+    sex: String,
+    birth: String,
+    death: String,
+    age: Option<i64>,
+    places: String,
+    codes: String,
+    birth_point: Option<(f64, f64)>,
+    death_point: Option<(f64, f64)>,
+}
+
+const ROW_COLUMNS: &str = "id, nom, prenoms, sex, birth, death, age, places, codes, \
+                           birth_lat, birth_lon, death_lat, death_lon";
+
+impl Row {
+    fn read(r: &[SqlValue]) -> Option<Row> {
+        let text = |i: usize| r.get(i).map(|v| v.as_str().to_string()).unwrap_or_default();
+        let num = |i: usize| r.get(i).and_then(SqlValue::as_f64);
+        let point = |i: usize| Some((num(i)?, num(i + 1)?));
+        Some(Row {
+            id: r.first()?.as_i64()?,
+            nom: text(1),
+            prenoms: text(2),
+            sex: text(3),
+            birth: text(4),
+            death: text(5),
+            age: r.get(6).and_then(SqlValue::as_i64),
+            places: text(7),
+            codes: text(8),
+            birth_point: point(9),
+            death_point: point(11),
+        })
+    }
+
+    /// The normalised values of a place field.
+    fn place(&self, field: Field) -> Vec<&str> {
+        let i = Field::PLACES.iter().position(|f| *f == field).unwrap_or(0);
+        self.places
+            .split('\t')
+            .nth(i)
+            .unwrap_or("")
+            .split('|')
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    fn code(&self, field: Field) -> Option<&str> {
+        let tag = format!(" {}:", field.tag());
+        let at = self.codes.find(&tag)? + tag.len();
+        self.codes[at..].split(' ').next()
+    }
+
+    /// The row's rank, or `None` when a condition fails.
+    fn rank(&self, conds: &[Cond], fuzzy: bool) -> Option<f64> {
+        let mut score = 0.0;
+        let nom: Vec<&str> = self.nom.split(' ').filter(|t| !t.is_empty()).collect();
+        let prenoms: Vec<&str> = self.prenoms.split(' ').filter(|t| !t.is_empty()).collect();
+        for c in conds {
+            score += match c {
+                Cond::Names { first, lasts } => names_rank(first, lasts, &nom, &prenoms, fuzzy)?,
+                Cond::FullText(words) => {
+                    let mut s = 0.0;
+                    for w in words {
+                        let one = std::slice::from_ref(w);
+                        let a = match_terms(one, &nom, true).unwrap_or(0.0);
+                        let b = match_terms(one, &prenoms, true).unwrap_or(0.0);
+                        let best = a.max(b);
+                        if best == 0.0 {
+                            return None;
+                        }
+                        s += best;
+                    }
+                    s
+                }
+                Cond::Place { field, value } => {
+                    let values = self.place(*field);
+                    if fuzzy {
+                        let record: Vec<&str> =
+                            values.iter().flat_map(|v| v.split(' ')).collect();
+                        match_terms(&tokens(value), &record, true)?
+                    } else if values.contains(&normalised(value).as_str()) {
+                        1.0
+                    } else {
+                        return None;
+                    }
+                }
+                Cond::Code { field, value } => {
+                    let tagged = format!(" {}:{} ", field.tag(), value);
+                    if !self.codes.contains(&tagged) {
+                        return None;
+                    }
+                    0.0
+                }
+                Cond::Date { birth, query } => {
+                    let date = if *birth { &self.birth } else { &self.death };
+                    date_rank(date, query, fuzzy)?
+                }
+                Cond::FullTextDate { date, required } => {
+                    let best = [&self.birth, &self.death]
+                        .iter()
+                        .filter_map(|d| distance(date, d, 2))
+                        .min();
+                    match best {
+                        Some(e) => similarity(e),
+                        None if *required => return None,
+                        None => 0.0,
+                    }
+                }
+                Cond::Sex(s) => {
+                    if &self.sex != s {
+                        return None;
+                    }
+                    0.0
+                }
+                Cond::Age(lo, hi) => {
+                    let age = self.age?;
+                    if age < *lo || age > *hi {
+                        return None;
+                    }
+                    0.0
+                }
+                Cond::Geo {
+                    birth,
+                    lat,
+                    lon,
+                    metres,
+                } => {
+                    let (plat, plon) = if *birth {
+                        self.birth_point?
+                    } else {
+                        self.death_point?
+                    };
+                    if haversine(*lat, *lon, plat, plon) > *metres {
+                        return None;
+                    }
+                    0.0
+                }
+            };
+        }
+        Some(score)
+    }
+}
+
+/// Names, as the original's query combined them: the last name(s) on NOM and the first name
+/// on PRENOMS (both needed when both are given), or the two swapped (half the rank).
+fn names_rank(
+    first: &[String],
+    lasts: &[Vec<String>],
+    nom: &[&str],
+    prenoms: &[&str],
+    fuzzy: bool,
+) -> Option<f64> {
+    let on = |terms: &[String], record: &[&str]| match_terms(terms, record, fuzzy);
+    let last_on = |record: &[&str]| {
+        lasts
+            .iter()
+            .filter_map(|l| on(l, record))
+            .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))))
+    };
+    let first_rank = |record: &[&str]| -> Option<f64> {
+        let s = on(first, record)?;
+        let leading = record.first().map(|f| on(first, &[f])).unwrap_or(None);
+        Some(s + leading.map_or(0.0, |l| l / 2.0))
+    };
+    let both = !first.is_empty() && !lasts.is_empty();
+    let pair = |lasts_in: &[&str], first_in: &[&str]| -> Option<f64> {
+        Some(2.0 * last_on(lasts_in)? + first_rank(first_in)?)
+    };
+    let direct = match (first.is_empty(), lasts.is_empty()) {
+        (false, false) => pair(nom, prenoms),
+        (true, false) => last_on(nom).map(|s| 2.0 * s),
+        (false, true) => first_rank(prenoms),
+        (true, true) => None,
+    };
+    let swapped = if fuzzy && both {
+        pair(prenoms, nom).map(|s| s / 2.0)
+    } else {
+        None
+    };
+    match (direct, swapped) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn date_rank(date: &str, query: &DateQuery, fuzzy: bool) -> Option<f64> {
+    match query {
+        DateQuery::Prefix(p) => date.starts_with(p.as_str()).then_some(0.0),
+        DateQuery::Exact(e) if fuzzy => distance(e, date, fuzziness(e)).map(similarity),
+        DateQuery::Exact(e) => (date == e).then_some(1.0),
+        DateQuery::Range { gte, lte } => {
+            let above = gte.as_deref().is_none_or(|g| date >= g);
+            let below = lte.as_deref().is_none_or(|l| date <= l);
+            (!date.is_empty() && above && below).then_some(0.0)
+        }
+    }
+}
+
+/// How candidates are found: the person ids of some terms, or of a date range.
+enum Source {
+    Terms(Vec<Field>, Vec<String>),
+    Dates(bool, String, String),
+}
+
+fn json_list<T: serde::Serialize>(items: &[T]) -> SqlValue {
+    SqlValue::Text(serde_json::to_string(items).unwrap_or_else(|_| "[]".into()))
+}
+
+/// The index terms of `fields` within the fuzziness of `term` (or equal to it), with how
+/// many records have them.
+fn expand(db: &mut impl Sql, fields: &[Field], term: &str, fuzzy: bool) -> Result<(Vec<String>, i64), String> {
+    let max = if fuzzy { fuzziness(term) } else { 0 };
+    let candidates: Vec<String> = if max == 0 {
+        vec![term.to_string()]
+    } else {
+        let rows = db.query(
+            "SELECT DISTINCT term FROM variant WHERE variant IN (SELECT value FROM json_each(?1))",
+            &[json_list(&deletions(term, max))],
+        )?;
+        rows.iter()
+            .map(|r| r[0].as_str().to_string())
+            .filter(|t| distance(term, t, max).is_some())
+            .collect()
+    };
+    let field_ids: Vec<i64> = fields.iter().map(|f| *f as i64).collect();
+    let rows = db.query(
+        "SELECT term, n FROM vocab WHERE field IN (SELECT value FROM json_each(?1))
+           AND term IN (SELECT value FROM json_each(?2))",
+        &[json_list(&field_ids), json_list(&candidates)],
+    )?;
+    let total = rows.iter().filter_map(|r| r[1].as_i64()).sum();
+    let mut found: Vec<String> = rows.iter().map(|r| r[0].as_str().to_string()).collect();
+    found.sort();
+    found.dedup();
+    Ok((found, total))
+}
+
+/// The cheapest indexed way to the candidates, with its estimated size; `None` when no
+/// condition is indexed (the whole table is read).
+fn best_source(db: &mut impl Sql, conds: &[Cond], fuzzy: bool) -> Result<Option<Source>, String> {
+    let mut best: Option<(i64, Source)> = None;
+    let mut consider = |n: i64, s: Source| {
+        if best.as_ref().is_none_or(|(m, _)| n < *m) {
+            best = Some((n, s));
+        }
+    };
+    let names = [Field::LastName, Field::GivenNames];
+    for c in conds {
+        match c {
+            Cond::Names { first, lasts } => {
+                // Every way a record matches has a term of the first name in a name field,
+                // or (one last name) a term of the last name: the cheaper of the two sets.
+                let mut groups: Vec<Vec<String>> = vec![lasts.concat()];
+                if !first.is_empty() {
+                    groups = vec![first.clone()];
+                    if lasts.len() == 1 {
+                        groups.push(lasts[0].clone());
+                    }
+                }
+                for g in groups {
+                    let mut terms = Vec::new();
+                    let mut n = 0;
+                    for t in &g {
+                        let (found, count) = expand(db, &names, t, fuzzy)?;
+                        terms.extend(found);
+                        n += count;
+                    }
+                    consider(n, Source::Terms(names.to_vec(), terms));
+                }
+            }
+            Cond::FullText(words) => {
+                for w in words {
+                    let (found, n) = expand(db, &names, w, true)?;
+                    consider(n, Source::Terms(names.to_vec(), found));
+                }
+            }
+            Cond::Place { field, value } => {
+                // Any of the value's terms (fuzzy) or all of them (exact): the terms of
+                // the first word are a superset either way when exact.
+                let words = tokens(value);
+                let words = if fuzzy { words } else { words.into_iter().take(1).collect() };
+                let mut terms = Vec::new();
+                let mut n = 0;
+                for w in words {
+                    let (found, count) = expand(db, &[*field], &w, fuzzy)?;
+                    terms.extend(found);
+                    n += count;
+                }
+                consider(n, Source::Terms(vec![*field], terms));
+            }
+            Cond::Code { field, value } => {
+                let rows = db.query(
+                    "SELECT count(*) FROM term WHERE field = ?1 AND term = ?2",
+                    &[SqlValue::Integer(*field as i64), value.as_str().into()],
+                )?;
+                let n = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
+                consider(n, Source::Terms(vec![*field], vec![value.clone()]));
+            }
+            Cond::Date { birth, query } => {
+                let (lo, hi) = match query {
+                    DateQuery::Prefix(p) => (p.clone(), format!("{p}\u{7f}")),
+                    DateQuery::Exact(e) if !fuzzy => (e.clone(), e.clone()),
+                    DateQuery::Range { gte, lte } => (
+                        gte.clone().unwrap_or_default(),
+                        lte.clone().unwrap_or_else(|| "\u{7f}".into()),
+                    ),
+                    DateQuery::Exact(_) => continue,
+                };
+                let column = if *birth { "birth" } else { "death" };
+                let rows = db.query(
+                    &format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM person
+                           WHERE {column} >= ?1 AND {column} <= ?2 LIMIT 100000)"
+                    ),
+                    &[lo.as_str().into(), hi.as_str().into()],
+                )?;
+                let n = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
+                consider(n, Source::Dates(*birth, lo, hi));
+            }
+            _ => {}
+        }
+    }
+    Ok(best.map(|(_, s)| s))
+}
+
+/// The candidates' rows.
+fn candidates(db: &mut impl Sql, source: Option<Source>) -> Result<Vec<Row>, String> {
+    let rows = match source {
+        Some(Source::Terms(fields, terms)) => {
+            if terms.is_empty() {
+                return Ok(Vec::new());
+            }
+            let field_ids: Vec<i64> = fields.iter().map(|f| *f as i64).collect();
+            db.query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM person WHERE id IN (
+                       SELECT id FROM term WHERE field IN (SELECT value FROM json_each(?1))
+                         AND term IN (SELECT value FROM json_each(?2)))"
+                ),
+                &[json_list(&field_ids), json_list(&terms)],
+            )?
+        }
+        Some(Source::Dates(birth, lo, hi)) => {
+            let column = if birth { "birth" } else { "death" };
+            db.query(
+                &format!(
+                    "SELECT {ROW_COLUMNS} FROM person WHERE {column} >= ?1 AND {column} <= ?2"
+                ),
+                &[lo.into(), hi.into()],
+            )?
+        }
+        None => db.query(&format!("SELECT {ROW_COLUMNS} FROM person"), &[])?,
+    };
+    Ok(rows.iter().filter_map(|r| Row::read(r)).collect())
+}
+
+/// A sort key's value for a row (`None` sorts last).
+#[derive(PartialEq, PartialOrd)]
+enum Key {
+    Num(f64),
+    Text(String),
+}
+
+fn sort_key(row: &Row, key: &str) -> Option<Key> {
+    let text = |s: &str| (!s.is_empty()).then(|| Key::Text(s.to_string()));
+    match key {
+        "lastName" => text(&row.nom),
+        "firstName" => text(row.prenoms.split(' ').next().unwrap_or("")),
+        "sex" => text(&row.sex),
+        "birthDate" => text(&row.birth),
+        "deathDate" => text(&row.death),
+        "deathAge" => row.age.map(|a| Key::Num(a as f64)),
+        "birthCity" => row.place(Field::BirthCity).first().and_then(|s| text(s)),
+        "deathCity" => row.place(Field::DeathCity).first().and_then(|s| text(s)),
+        "birthCountry" => row.place(Field::BirthCountry).first().and_then(|s| text(s)),
+        "deathCountry" => row.place(Field::DeathCountry).first().and_then(|s| text(s)),
+        "birthLocationCode" => row.code(Field::BirthCode).and_then(text),
+        "deathLocationCode" => row.code(Field::DeathCode).and_then(text),
+        "birthPostalCode" => row.code(Field::BirthPostalCode).and_then(text),
+        "deathPostalCode" => row.code(Field::DeathPostalCode).and_then(text),
+        "birthDepartment" => row.code(Field::BirthDepartment).and_then(text),
+        "deathDepartment" => row.code(Field::DeathDepartment).and_then(text),
+        _ => None,
+    }
+}
+
+fn compare(a: &(f64, Row), b: &(f64, Row), sort: &[(String, String)]) -> Ordering {
+    for (key, order) in sort {
+        let o = if key == "score" {
+            a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal)
+        } else {
+            match (sort_key(&a.1, key), sort_key(&b.1, key)) {
+                (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+                // Missing values last, whatever the order.
+                (Some(_), None) => return Ordering::Less,
+                (None, Some(_)) => return Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            }
+        };
+        let o = if order == "desc" { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.1.id.cmp(&b.1.id)
+}
+
+/// A scroll's state, carried by its id: the request and where the next page starts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ScrollState {
+    values: Vec<(String, Value)>,
+    sort_given: Value,
+    sort: Vec<(String, String)>,
+    fuzzy: bool,
+    size: i64,
+    scroll: String,
+    next: i64,
+}
+
+fn scroll_id(req: &SearchRequest, next: i64) -> String {
+    let state = ScrollState {
+        values: req
+            .values
+            .iter()
+            .map(|(p, v)| (p.name().to_string(), v.clone()))
+            .collect(),
+        sort_given: req.sort_given.clone(),
+        sort: req.sort.clone(),
+        fuzzy: req.fuzzy,
+        size: req.size,
+        scroll: req.scroll.clone().unwrap_or_default(),
+        next,
+    };
+    let json = serde_json::to_vec(&state).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn from_scroll_id(id: &str) -> Option<(SearchRequest, i64)> {
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id.trim())
+        .ok()?;
+    let s: ScrollState = serde_json::from_slice(&json).ok()?;
+    let mut req = SearchRequest::by_id();
+    req.values = s
+        .values
+        .into_iter()
+        .map(|(k, v)| Some((Param::from_name(&k)?, v)))
+        .collect::<Option<_>>()?;
+    req.sort_given = s.sort_given;
+    req.sort = s.sort;
+    req.fuzzy = s.fuzzy;
+    req.size = s.size;
+    req.scroll = Some(s.scroll);
+    (s.next >= 0).then_some((req, s.next))
+}
+
+/// The answer to a search, as Elasticsearch's JSON (`took` in milliseconds, given).
+pub fn search(db: &mut impl Sql, req: &SearchRequest, took: u64) -> Result<String, FindError> {
+    let fresh_scroll = req.scroll.is_some() && req.scroll_id.is_none();
+    run(db, req, took, fresh_scroll).map_err(|e| match e {
+        FindError::Database(_) if is_empty(db) => FindError::Empty,
+        e => e,
+    })
+}
+
+fn run(db: &mut impl Sql, req: &SearchRequest, took: u64, fresh_scroll: bool) -> Result<String, FindError> {
+    let (req, from) = match (&req.scroll, &req.scroll_id) {
+        (Some(_), Some(id)) => from_scroll_id(id).ok_or(FindError::Rejected)?,
+        _ => (req.clone(), (req.page - 1).saturating_mul(req.size)),
+    };
+    let scrolling = req.scroll.is_some();
+    let size = req.size;
+    let refused = size < 0
+        || from < 0
+        || (!scrolling && from.saturating_add(size) > MAX_WINDOW)
+        || (fresh_scroll && (from > 0 || size == 0));
+    if refused {
+        return Err(FindError::Rejected);
+    }
+    let conds = conditions(&req);
+    let mut ranked: Vec<(f64, Row)> = if conds.is_empty() {
+        Vec::new()
+    } else {
+        let source = best_source(db, &conds, req.fuzzy)?;
+        candidates(db, source)?
+            .into_iter()
+            .filter_map(|row| Some((row.rank(&conds, req.fuzzy)?, row)))
+            .collect()
+    };
+    if ranked.is_empty() && is_empty(db) {
+        return Err(FindError::Empty);
+    }
+    ranked.sort_by(|a, b| compare(a, b, &req.sort));
+    let total = ranked.len();
+    let by_score = req.sort.iter().any(|(k, _)| k == "score");
+    let page: Vec<&(f64, Row)> = ranked
+        .iter()
+        .skip(usize::try_from(from).unwrap_or(usize::MAX))
+        .take(usize::try_from(size).unwrap_or(0))
+        .collect();
+    let ids: Vec<i64> = page.iter().map(|(_, r)| r.id).collect();
+    let docs = documents(db, &ids)?;
+    let score = |s: f64| if by_score { json!(s) } else { Value::Null };
+    let hits: Vec<Value> = page
+        .iter()
+        .filter_map(|(s, r)| {
+            let (uid, doc) = docs.get(&r.id)?;
+            Some(hit(uid, score(*s), doc))
+        })
+        .collect();
+    let max = ranked
+        .iter()
+        .map(|(s, _)| *s)
+        .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+    let mut answer = json!({
+        "took": took,
+        "hits": {
+            "total": { "value": total, "relation": "eq" },
+            "max_score": if by_score && size > 0 { max.map(Value::from).unwrap_or(Value::Null) } else { Value::Null },
+            "hits": hits,
+        },
+    });
+    if scrolling {
+        answer["_scroll_id"] = Value::from(scroll_id(&req, from.saturating_add(size)));
+    }
+    Ok(answer.to_string())
+}
+
+fn hit(uid: &str, score: Value, doc: &str) -> Value {
+    let source: Value = serde_json::from_str(doc).unwrap_or(Value::Null);
+    json!({ "_index": "deces", "_id": uid, "_score": score, "_source": source })
+}
+
+/// The documents of some persons, by id.
+fn documents(db: &mut impl Sql, ids: &[i64]) -> Result<HashMap<i64, (String, String)>, String> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = db.query(
+        "SELECT id, uid, doc FROM person WHERE id IN (SELECT value FROM json_each(?1))",
+        &[json_list(ids)],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.first()?.as_i64()?;
+            Some((id, (r.get(1)?.as_str().to_string(), r.get(2)?.as_str().to_string())))
+        })
+        .collect())
+}
+
+/// `/id/{id}`: the record with that UID, as a one-hit answer.
+pub fn by_id(db: &mut impl Sql, uid: &str, took: u64) -> Result<String, FindError> {
+    let rows = db
+        .query("SELECT uid, doc FROM person WHERE uid = ?1", &[uid.into()])
+        .unwrap_or_default();
+    if rows.is_empty() && is_empty(db) {
+        return Err(FindError::Empty);
+    }
+    let hits: Vec<Value> = rows
+        .iter()
+        .map(|r| hit(r[0].as_str(), json!(1.0), r[1].as_str()))
+        .collect();
+    Ok(json!({
+        "took": took,
+        "hits": {
+            "total": { "value": hits.len(), "relation": "eq" },
+            "max_score": if hits.is_empty() { Value::Null } else { json!(1.0) },
+            "hits": hits,
+        },
+    })
+    .to_string())
+}
+
+/// Whether the database holds no record (or no tables at all).
+pub fn is_empty(db: &mut impl Sql) -> bool {
+    db.query("SELECT 1 FROM person LIMIT 1", &[])
+        .map(|rows| rows.is_empty())
+        .unwrap_or(true)
+}
+
+/// `/version`'s facts: the record count, the newest record, the day of the last import.
+pub fn facts(db: &mut impl Sql) -> Result<IndexFacts, FindError> {
+    if is_empty(db) {
+        return Err(FindError::Empty);
+    }
+    let count = db.query("SELECT count(*) FROM person", &[])?;
+    let count = count.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
+    let newest = db.query(
+        "SELECT doc FROM person ORDER BY source DESC, death DESC LIMIT 1",
+        &[],
+    )?;
+    let doc: Value = newest
+        .first()
+        .and_then(|r| serde_json::from_str(r[0].as_str()).ok())
+        .unwrap_or(Value::Null);
+    let day = db
+        .query("SELECT value FROM meta WHERE key = 'update_date'", &[])?
+        .first()
+        .map(|r| r[0].as_str().to_string())
+        .unwrap_or_default();
+    let newest = json!({ "hits": { "hits": [ { "_source": doc } ] } });
+    let indices = json!([{ "creation.date.string": day }]);
+    crate::version::facts(&json!({ "count": count }), &newest, &indices)
+        .ok_or_else(|| FindError::Database("no newest record".into()))
+}
+
+/// The ids of the first records whose rank passes, for tests: the set a scan would find.
+#[doc(hidden)]
+pub fn scan_ids(db: &mut impl Sql, req: &SearchRequest) -> Result<HashSet<i64>, String> {
+    let conds = conditions(req);
+    Ok(candidates(db, None)?
+        .into_iter()
+        .filter(|r| r.rank(&conds, req.fuzzy).is_some())
+        .map(|r| r.id)
+        .collect())
+}

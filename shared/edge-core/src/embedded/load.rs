@@ -1,0 +1,191 @@
+//! Loading index documents: one `person` row, its terms, and the vocabulary and deletion
+//! variants of the terms it brings. Idempotent per UID: a record already there is skipped.
+
+use super::schema::{Field, CREATE};
+use super::text::{deletions, fuzziness, normalised, tokens};
+use super::{Sql, SqlValue};
+use crate::search::fields::SOURCE_FIELDS;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashSet};
+
+/// Creates the tables when they are missing.
+pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
+    for statement in CREATE {
+        db.run(statement, &[])?;
+    }
+    Ok(())
+}
+
+/// A document field's values as text: a string, a number, or each string of a list.
+fn values(doc: &Map<String, Value>, field: &str) -> Vec<String> {
+    match doc.get(field) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Number(n)) => vec![n.to_string()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn text(doc: &Map<String, Value>, field: &str) -> String {
+    values(doc, field).into_iter().next().unwrap_or_default()
+}
+
+/// `POINT(lon lat)` as (lat, lon).
+pub fn point(wkt: &str) -> Option<(f64, f64)> {
+    let inner = wkt.trim().strip_prefix("POINT(")?.strip_suffix(')')?;
+    let mut parts = inner.split_whitespace();
+    let lon: f64 = parts.next()?.parse().ok()?;
+    let lat: f64 = parts.next()?.parse().ok()?;
+    (lat.is_finite() && lon.is_finite()).then_some((lat, lon))
+}
+
+/// The `places` column: each place field's normalised values joined by `|`, the four
+/// fields separated by tabs, in [`Field::PLACES`] order.
+fn places(doc: &Map<String, Value>) -> String {
+    Field::PLACES
+        .iter()
+        .map(|f| {
+            values(doc, f.doc_field())
+                .iter()
+                .map(|v| normalised(v))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
+/// The `codes` column: ` tag:value ` for every code (normalised as the index's keywords).
+fn codes(doc: &Map<String, Value>) -> (String, Vec<(Field, String)>) {
+    let mut column = String::from(" ");
+    let mut terms = Vec::new();
+    for f in Field::CODES {
+        for v in values(doc, f.doc_field()) {
+            let v = normalised(&v);
+            if v.is_empty() {
+                continue;
+            }
+            column.push_str(f.tag());
+            column.push(':');
+            column.push_str(&v);
+            column.push(' ');
+            terms.push((f, v));
+        }
+    }
+    (column, terms)
+}
+
+/// Loads documents, keeping the vocabulary counts of the current batch until
+/// [`Loader::flush`] writes them (call it before committing the batch's transaction).
+#[derive(Default)]
+pub struct Loader {
+    counts: BTreeMap<(Field, String), i64>,
+    variants_written: HashSet<String>,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Loader::default()
+    }
+
+    /// Adds one index document; `Ok(false)` when its UID is already loaded.
+    pub fn add(&mut self, db: &mut impl Sql, doc: &Map<String, Value>) -> Result<bool, String> {
+        let uid = text(doc, "UID");
+        if uid.is_empty() {
+            return Err("a document without UID".into());
+        }
+        let mut source = Map::new();
+        for f in SOURCE_FIELDS {
+            if let Some(v) = doc.get(*f) {
+                source.insert(f.to_string(), v.clone());
+            }
+        }
+        let nom = tokens(&text(doc, "NOM")).join(" ");
+        let prenoms = tokens(&text(doc, "PRENOMS")).join(" ");
+        let (code_column, code_terms) = codes(doc);
+        let birth = point(&text(doc, "GEOPOINT_NAISSANCE"));
+        let death = point(&text(doc, "GEOPOINT_DECES"));
+        let age = doc.get("AGE_DECES").and_then(Value::as_f64);
+        let params = [
+            SqlValue::from(uid),
+            SqlValue::from(Value::Object(source).to_string()),
+            SqlValue::from(nom.clone()),
+            SqlValue::from(prenoms.clone()),
+            SqlValue::from(text(doc, "SEXE")),
+            SqlValue::from(text(doc, "DATE_NAISSANCE")),
+            SqlValue::from(text(doc, "DATE_DECES")),
+            age.map(|a| SqlValue::Integer(a as i64))
+                .unwrap_or(SqlValue::Null),
+            SqlValue::from(text(doc, "SOURCE")),
+            SqlValue::from(places(doc)),
+            SqlValue::from(code_column),
+            SqlValue::from(birth.map(|p| p.0)),
+            SqlValue::from(birth.map(|p| p.1)),
+            SqlValue::from(death.map(|p| p.0)),
+            SqlValue::from(death.map(|p| p.1)),
+        ];
+        let rows = db.query(
+            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source, places,
+                codes, birth_lat, birth_lon, death_lat, death_lon)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (uid) DO NOTHING RETURNING id",
+            &params,
+        )?;
+        let Some(id) = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64) else {
+            return Ok(false);
+        };
+        let mut terms: Vec<(Field, String)> = Vec::new();
+        terms.extend(nom.split(' ').map(|t| (Field::LastName, t.to_string())));
+        terms.extend(prenoms.split(' ').map(|t| (Field::GivenNames, t.to_string())));
+        for f in Field::PLACES {
+            for v in values(doc, f.doc_field()) {
+                terms.extend(tokens(&v).into_iter().map(|t| (f, t)));
+            }
+        }
+        terms.retain(|(_, t)| !t.is_empty());
+        terms.sort();
+        terms.dedup();
+        for (f, t) in terms.iter().chain(code_terms.iter()) {
+            db.run(
+                "INSERT OR IGNORE INTO term (field, term, id) VALUES (?1, ?2, ?3)",
+                &[SqlValue::Integer(*f as i64), t.as_str().into(), id.into()],
+            )?;
+        }
+        for (f, t) in terms {
+            *self.counts.entry((f, t)).or_default() += 1;
+        }
+        Ok(true)
+    }
+
+    /// Writes the batch's vocabulary counts and the deletion variants of new terms.
+    pub fn flush(&mut self, db: &mut impl Sql) -> Result<(), String> {
+        for ((f, t), n) in std::mem::take(&mut self.counts) {
+            db.run(
+                "INSERT INTO vocab (field, term, n) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (field, term) DO UPDATE SET n = n + excluded.n",
+                &[SqlValue::Integer(f as i64), t.as_str().into(), n.into()],
+            )?;
+            if self.variants_written.insert(t.clone()) {
+                for v in deletions(&t, fuzziness(&t)) {
+                    db.run(
+                        "INSERT OR IGNORE INTO variant (variant, term) VALUES (?1, ?2)",
+                        &[v.into(), t.as_str().into()],
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records when the data was loaded (`/version`'s update date).
+    pub fn stamp(db: &mut impl Sql, day: &str) -> Result<(), String> {
+        db.run(
+            "INSERT INTO meta (key, value) VALUES ('update_date', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[day.into()],
+        )
+    }
+}

@@ -1,0 +1,130 @@
+//! The embedded search backend: the index in one SQLite database (Spin's SQLite interface in
+//! the component, rusqlite in the importer and the native tests), reached through a narrow
+//! statement runner so the SQL, the candidate generation and the ranking live here.
+//!
+//! Tables (see [`schema::CREATE`]): `person` (one row per record: the index document as
+//! JSON and the columns the filters read), `term` (field, term, person: every token and
+//! code of a record, so candidates come from an index), `vocab` (field, term, count) and
+//! `variant` (deletion variant -> term, the fuzzy lookup), `meta` (import facts).
+
+pub mod find;
+pub mod load;
+pub mod schema;
+pub mod text;
+
+/// A value passed to or read from SQLite (the five types Spin's interface has).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl SqlValue {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SqlValue::Text(s) => s,
+            _ => "",
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            SqlValue::Integer(i) => Some(*i),
+            SqlValue::Real(r) => Some(*r as i64),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            SqlValue::Integer(i) => Some(*i as f64),
+            SqlValue::Real(r) => Some(*r),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_string())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(i: i64) -> Self {
+        SqlValue::Integer(i)
+    }
+}
+
+impl From<Option<f64>> for SqlValue {
+    fn from(f: Option<f64>) -> Self {
+        f.map(SqlValue::Real).unwrap_or(SqlValue::Null)
+    }
+}
+
+/// Runs SQL statements: the only thing the backend needs from a database.
+pub trait Sql {
+    /// One statement with positional parameters (`?1`, `?2`...), and the rows it returned.
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, String>;
+
+    /// A statement whose rows, if any, do not matter.
+    fn run(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), String> {
+        self.query(sql, params).map(drop)
+    }
+}
+
+#[cfg(feature = "rusqlite")]
+mod native {
+    use super::{Sql, SqlValue};
+    use rusqlite::types::{Value, ValueRef};
+
+    fn to_sql(v: &SqlValue) -> Value {
+        match v {
+            SqlValue::Null => Value::Null,
+            SqlValue::Integer(i) => Value::Integer(*i),
+            SqlValue::Real(r) => Value::Real(*r),
+            SqlValue::Text(s) => Value::Text(s.clone()),
+            SqlValue::Blob(b) => Value::Blob(b.clone()),
+        }
+    }
+
+    fn from_sql(v: ValueRef<'_>) -> SqlValue {
+        match v {
+            ValueRef::Null => SqlValue::Null,
+            ValueRef::Integer(i) => SqlValue::Integer(i),
+            ValueRef::Real(r) => SqlValue::Real(r),
+            ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+        }
+    }
+
+    /// rusqlite runs the statements, each prepared once per connection.
+    impl Sql for rusqlite::Connection {
+        fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, String> {
+            let mut stmt = self.prepare_cached(sql).map_err(|e| e.to_string())?;
+            let width = stmt.column_count();
+            let params: Vec<Value> = params.iter().map(to_sql).collect();
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(params))
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    values.push(from_sql(row.get_ref(i).map_err(|e| e.to_string())?));
+                }
+                out.push(values);
+            }
+            Ok(out)
+        }
+    }
+}

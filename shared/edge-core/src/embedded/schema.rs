@@ -1,0 +1,114 @@
+//! The database's tables, and the fields the `term` table indexes.
+
+/// Every statement that creates the schema (idempotent).
+pub const CREATE: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // `doc` is the index document (`_source`); the other columns are what filters, sorts
+    // and ranking read: names and places as normalised text, codes as ` tag:value ` words.
+    "CREATE TABLE IF NOT EXISTS person (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL,
+        nom TEXT NOT NULL,
+        prenoms TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        birth TEXT NOT NULL,
+        death TEXT NOT NULL,
+        age INTEGER,
+        source TEXT NOT NULL,
+        places TEXT NOT NULL,
+        codes TEXT NOT NULL,
+        birth_lat REAL, birth_lon REAL, death_lat REAL, death_lon REAL
+    )",
+    "CREATE INDEX IF NOT EXISTS person_birth ON person (birth)",
+    "CREATE INDEX IF NOT EXISTS person_death ON person (death)",
+    "CREATE INDEX IF NOT EXISTS person_newest ON person (source, death)",
+    "CREATE TABLE IF NOT EXISTS term (
+        field INTEGER NOT NULL, term TEXT NOT NULL, id INTEGER NOT NULL,
+        PRIMARY KEY (field, term, id)
+    ) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS vocab (
+        field INTEGER NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (field, term)
+    ) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS variant (
+        variant TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (variant, term)
+    ) WITHOUT ROWID",
+];
+
+/// A field of the `term` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// Tokens of NOM, PRENOMS, COMMUNE_NAISSANCE, COMMUNE_DECES, PAYS_NAISSANCE, PAYS_DECES.
+    LastName = 1,
+    GivenNames = 2,
+    BirthCity = 3,
+    DeathCity = 4,
+    BirthCountry = 5,
+    DeathCountry = 6,
+    /// Whole values (the `norm` normalizer) of codes and sources.
+    Source = 10,
+    BirthCode = 11,
+    BirthPostalCode = 12,
+    BirthDepartment = 13,
+    DeathCode = 14,
+    DeathPostalCode = 15,
+    DeathDepartment = 16,
+}
+
+impl Field {
+    /// Fields of tokens matched fuzzily (they have a vocabulary and deletion variants).
+    pub fn is_text(self) -> bool {
+        (self as i64) < 10
+    }
+
+    /// The tag of a code field in the `codes` column (` tag:value `).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Field::Source => "s",
+            Field::BirthCode => "bh",
+            Field::BirthPostalCode => "bp",
+            Field::BirthDepartment => "bd",
+            Field::DeathCode => "dh",
+            Field::DeathPostalCode => "dp",
+            Field::DeathDepartment => "dd",
+            _ => "",
+        }
+    }
+
+    /// The index document's field it reads.
+    pub fn doc_field(self) -> &'static str {
+        match self {
+            Field::LastName => "NOM",
+            Field::GivenNames => "PRENOMS",
+            Field::BirthCity => "COMMUNE_NAISSANCE",
+            Field::DeathCity => "COMMUNE_DECES",
+            Field::BirthCountry => "PAYS_NAISSANCE",
+            Field::DeathCountry => "PAYS_DECES",
+            Field::Source => "SOURCE",
+            Field::BirthCode => "CODE_INSEE_NAISSANCE_HISTORIQUE",
+            Field::BirthPostalCode => "CODE_POSTAL_NAISSANCE",
+            Field::BirthDepartment => "DEPARTEMENT_NAISSANCE",
+            Field::DeathCode => "CODE_INSEE_DECES_HISTORIQUE",
+            Field::DeathPostalCode => "CODE_POSTAL_DECES",
+            Field::DeathDepartment => "DEPARTEMENT_DECES",
+        }
+    }
+
+    pub const PLACES: [Field; 4] = [
+        Field::BirthCity,
+        Field::DeathCity,
+        Field::BirthCountry,
+        Field::DeathCountry,
+    ];
+
+    pub const CODES: [Field; 7] = [
+        Field::Source,
+        Field::BirthCode,
+        Field::BirthPostalCode,
+        Field::BirthDepartment,
+        Field::DeathCode,
+        Field::DeathPostalCode,
+        Field::DeathDepartment,
+    ];
+}

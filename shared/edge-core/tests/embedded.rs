@@ -1,0 +1,259 @@
+//! The embedded backend on rusqlite: the goldens' searches against the goldens' 60 fixture
+//! records, fuzzy names, candidates from the index against a scan of the table, and the
+//! loader's idempotence.
+
+use edge_core::embedded::{find, load, Sql};
+use edge_core::search::{self, request::SearchRequest};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+fn data(path: &str) -> String {
+    let full = format!("{}/../../tests/data/goldens/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(full).expect("goldens are in the repository")
+}
+
+fn records() -> Vec<Map<String, Value>> {
+    serde_json::from_str(&data("fixtures/records.json")).unwrap()
+}
+
+fn loaded(docs: &[Map<String, Value>]) -> Connection {
+    let mut db = Connection::open_in_memory().unwrap();
+    load::create_schema(&mut db).unwrap();
+    let mut loader = load::Loader::new();
+    for d in docs {
+        assert!(loader.add(&mut db, d).unwrap());
+    }
+    loader.flush(&mut db).unwrap();
+    load::Loader::stamp(&mut db, "20240305").unwrap();
+    db
+}
+
+fn answer(db: &mut Connection, req: &SearchRequest) -> Value {
+    let es = find::search(db, req, 1).unwrap();
+    let reply = search::search_reply(req, es.as_bytes()).expect("an Elasticsearch-shaped answer");
+    serde_json::from_str(&reply.body).unwrap()
+}
+
+fn get(db: &mut Connection, query: &str) -> Value {
+    answer(db, &search::parse_get(query).unwrap())
+}
+
+fn first_ids(body: &Value) -> Vec<String> {
+    body["response"]["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["response"]["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["name"]["first"][0].as_str().unwrap_or(""),
+                p["name"]["last"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn parse(case: &Value) -> Option<SearchRequest> {
+    let http = &case["http"];
+    if http["method"] == "GET" {
+        let url = http["url"].as_str()?;
+        search::parse_get(url.split_once('?').map_or("", |(_, q)| q)).ok()
+    } else {
+        let body = match (&http["body"], &http["body_text"]) {
+            (Value::Null, Value::String(t)) => t.clone(),
+            (b, _) => b.to_string(),
+        };
+        search::from_body(body.as_bytes()).ok()
+    }
+}
+
+/// Keys of an object, sorted (`links` is left to the Wikidata links file).
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().filter(|k| *k != "links").cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[test]
+fn single_hit_goldens_find_the_same_person_with_the_same_answer_shape() {
+    let mut db = loaded(&records());
+    let mut checked = Vec::new();
+    for line in data("visible.jsonl").lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let family = case["family"].as_str().unwrap_or("");
+        if !["search_get", "search_post", "search_q"].contains(&family) {
+            continue;
+        }
+        let expected = &case["api_response"];
+        if expected["status"] != 200 || expected["body"]["response"]["total"] != 1 {
+            continue;
+        }
+        let req = parse(&case).expect("a golden's valid request parses");
+        let body = answer(&mut db, &req);
+        let id = case["case_id"].as_str().unwrap();
+        let want = &expected["body"]["response"]["persons"][0];
+        let got = &body["response"]["persons"][0];
+        assert_eq!(got["id"], want["id"], "{id}: first person");
+        assert_eq!(keys(&body), keys(&expected["body"]), "{id}: answer keys");
+        assert_eq!(keys(&body["response"]), keys(&expected["body"]["response"]), "{id}");
+        assert_eq!(keys(got), keys(want), "{id}: person keys");
+        assert_eq!(body["request"], expected["body"]["request"], "{id}: echoed request");
+        checked.push(id.to_string());
+    }
+    assert!(checked.len() >= 15, "only {} single-hit goldens: {checked:?}", checked.len());
+}
+
+#[test]
+fn fuzzy_names() {
+    let mut db = loaded(&records());
+    // One typo, two typos, a missing accent, swapped names, a compound name.
+    let top = |db: &mut Connection, q: &str| names(&get(db, q)).first().cloned().unwrap_or_default();
+    assert_eq!(top(&mut db, "firstName=Jean&lastName=Dupont"), "Jean Dupont");
+    assert_eq!(top(&mut db, "firstName=Jean&lastName=Dupomt"), "Jean Dupont");
+    assert_eq!(
+        top(&mut db, "firstName=Jean&lastName=Dupont&birthDate=12/03/1935"),
+        "Jean Dupont"
+    );
+    let two = get(&mut db, "lastName=Lefbevr");
+    assert!(names(&two).iter().any(|n| n.ends_with("Lefebvre")), "{:?}", names(&two));
+    let accent = get(&mut db, "lastName=Lefevre");
+    let found = names(&accent);
+    assert!(found.iter().any(|n| n.ends_with("Lefèvre")), "{found:?}");
+    assert!(found.iter().any(|n| n.ends_with("Lefevre")), "{found:?}");
+    let swapped = get(&mut db, "firstName=Dupont&lastName=Jean");
+    assert!(names(&swapped).contains(&"Jean Dupont".to_string()));
+    let exact = get(&mut db, "firstName=Dupont&lastName=Jean&fuzzy=false");
+    assert_eq!(exact["response"]["total"], 0, "no swap without fuzziness");
+    let compound = get(&mut db, "lastName=Le+Goff");
+    assert!(names(&compound).iter().any(|n| n.ends_with("Le Goff")));
+    // An exact name ranks above its fuzzy neighbours.
+    let dup = names(&get(&mut db, "lastName=Dupont"));
+    assert!(dup[0].ends_with("Dupont") && dup.iter().any(|n| n.ends_with("Dupond")), "{dup:?}");
+    // Too many edits for a short name.
+    assert_eq!(get(&mut db, "lastName=Xyzzy")["response"]["total"], 0);
+}
+
+#[test]
+fn candidates_from_the_index_are_those_a_scan_finds() {
+    let mut db = loaded(&records());
+    let queries = [
+        "lastName=Dupont",
+        "lastName=Dupomt&firstName=Jean",
+        "firstName=Jean-Pierre",
+        "lastName=Martin&fuzzy=false",
+        "birthCity=Paris",
+        "birthCity=Pari&birthDate=1930-1940",
+        "deathDepartment=75",
+        "birthLocationCode=75114",
+        "deathDate=2020",
+        "birthDate=12/03/1935",
+        "birthDate=12/03/1935&fuzzy=false",
+        "q=Jean+Dupont",
+        "q=Dupont+12/03/1935",
+        "sex=F&deathAge=80-90",
+        "legalName=Leclercq&firstName=Nathalie",
+        "birthCountry=Maroc",
+    ];
+    for q in queries {
+        let req = search::parse_get(q).unwrap();
+        let mut req_all = req.clone();
+        req_all.size = 1000;
+        let body = answer(&mut db, &req_all);
+        let mut via_index: Vec<String> = first_ids(&body);
+        via_index.sort();
+        let scan = find::scan_ids(&mut db, &req).unwrap();
+        assert_eq!(via_index.len(), scan.len(), "{q}");
+        assert_eq!(body["response"]["total"], scan.len(), "{q}");
+    }
+}
+
+#[test]
+fn paging_sorting_scrolling_and_ids() {
+    let mut db = loaded(&records());
+    let all = get(&mut db, "deathDate=1900-2030&size=100&sort=[{\"birthDate\":\"asc\"}]");
+    let total = all["response"]["total"].as_u64().unwrap();
+    assert!(total >= 50, "{total}");
+    let dates: Vec<String> = all["response"]["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["birth"]["date"].as_str().unwrap_or("").to_string())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted);
+    let p2 = get(&mut db, "deathDate=1900-2030&size=10&page=2&sort=[{\"birthDate\":\"asc\"}]");
+    assert_eq!(first_ids(&p2), first_ids(&all)[10..20]);
+
+    // A scroll walks every record once.
+    let mut req = search::parse_get("deathDate=1900-2030&scroll=1m&size=7").unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let body = answer(&mut db, &req);
+        let ids = first_ids(&body);
+        if ids.is_empty() {
+            break;
+        }
+        seen.extend(ids);
+        let next = body["response"]["scrollId"].as_str().unwrap().to_string();
+        req = search::parse_get(&format!("scroll=1m&scrollId={next}")).unwrap();
+    }
+    assert_eq!(seen.len() as u64, total);
+    let bogus = search::parse_get("scroll=1m&scrollId=bm9wZQ").unwrap();
+    assert_eq!(find::search(&mut db, &bogus, 0), Err(find::FindError::Rejected));
+    let mut window = search::parse_get("lastName=Dupont&size=500").unwrap();
+    window.page = 21;
+    assert_eq!(find::search(&mut db, &window, 0), Err(find::FindError::Rejected));
+
+    let es = find::by_id(&mut db, "pQet0sYyrNsf", 0).unwrap();
+    let reply = search::search_reply(&SearchRequest::by_id(), es.as_bytes()).unwrap();
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(first_ids(&body), ["pQet0sYyrNsf"]);
+    let es = find::by_id(&mut db, "AAAAAAAAAAAA", 0).unwrap();
+    assert!(es.contains("\"hits\":[]"));
+}
+
+#[test]
+fn an_empty_database_says_so() {
+    let mut db = Connection::open_in_memory().unwrap();
+    let req = search::parse_get("lastName=Dupont").unwrap();
+    assert_eq!(find::search(&mut db, &req, 0), Err(find::FindError::Empty));
+    load::create_schema(&mut db).unwrap();
+    assert_eq!(find::search(&mut db, &req, 0), Err(find::FindError::Empty));
+    assert_eq!(find::by_id(&mut db, "pQet0sYyrNsf", 0), Err(find::FindError::Empty));
+    assert_eq!(find::facts(&mut db), Err(find::FindError::Empty));
+}
+
+#[test]
+fn loading_twice_adds_nothing_and_facts_count_once() {
+    let docs = records();
+    let mut db = loaded(&docs);
+    let mut loader = load::Loader::new();
+    for d in &docs {
+        assert!(!loader.add(&mut db, d).unwrap(), "loaded again");
+    }
+    loader.flush(&mut db).unwrap();
+    let count = db.query("SELECT count(*) FROM person", &[]).unwrap();
+    assert_eq!(count[0][0].as_i64(), Some(docs.len() as i64));
+    let vocab = db
+        .query("SELECT n FROM vocab WHERE field = 1 AND term = 'dupont'", &[])
+        .unwrap();
+    let dupont = docs.iter().filter(|d| d["NOM"] == "Dupont").count() as i64;
+    assert_eq!(vocab[0][0].as_i64(), Some(dupont));
+    let facts = find::facts(&mut db).unwrap();
+    assert_eq!(facts.uniq_records_count, Value::from(docs.len()));
+    assert_eq!(facts.update_date, "05/03/2024");
+}
+
