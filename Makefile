@@ -34,9 +34,15 @@ build-host:
 
 # Serves the application with the SQLite store beside spin.toml (or RUNTIME_CONFIG).
 # A development token secret is generated under .spin/ unless one is given.
+SAMPLE ?= 100000
+
 up: build
 	@mkdir -p .spin
 	@test -s .spin/token_secret || { umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .spin/token_secret; }
+	@# The search database: IMPORT=<INSEE files> imports them; otherwise a synthetic sample
+	@# of SAMPLE records is made and imported when the database is empty.
+	$(HOST_BIN) import --manifest spin.toml $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG)) \
+	  $(if $(IMPORT),$(IMPORT),--if-empty --sample $(SAMPLE))
 	SPIN_VARIABLE_TOKEN_SECRET="$${SPIN_VARIABLE_TOKEN_SECRET:-$$(cat .spin/token_secret)}" \
 	  exec $(HOST_BIN) up --manifest spin.toml --listen $(LISTEN) \
 	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))

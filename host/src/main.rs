@@ -11,11 +11,13 @@ mod bindings;
 mod busy_poll;
 mod held_writes;
 mod http_client;
+mod import;
 mod key_value;
 mod lingering;
 mod manifest;
 mod outbound_http;
 mod router;
+mod sample;
 mod server;
 mod sqlite;
 mod state;
@@ -28,7 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
+const USAGE: &str = "usage: deces-edge up|import|sample ...; deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
 [--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
 [--body-timeout-ms N] [--request-timeout-ms N] [--lingering-time-ms N] [--lingering-timeout-ms N] \
 [--lingering-max-bytes N] [--workers N] [--busy-poll-us N]";
@@ -173,9 +175,49 @@ fn up(args: UpArgs) -> Result<()> {
     server::serve(app, listener, args.limits, args.workers, shutdown)
 }
 
+/// `deces-edge sample --records N [--seed S] [--out FILE]`.
+fn sample_command(args: &[String]) -> Result<()> {
+    let (mut records, mut seed, mut out) = (None, 1u64, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or_else(|| anyhow!("{flag} needs a value; {}", sample::USAGE))?;
+        match flag.as_str() {
+            "--records" => {
+                records = Some(
+                    value
+                        .parse::<u64>()
+                        .with_context(|| format!("invalid --records `{value}`"))?,
+                )
+            }
+            "--seed" => {
+                seed = value
+                    .parse()
+                    .with_context(|| format!("invalid --seed `{value}`"))?
+            }
+            "--out" => out = Some(PathBuf::from(value)),
+            other => bail!("unknown option `{other}`; {}", sample::USAGE),
+        }
+    }
+    let records = records.ok_or_else(|| anyhow!("{}", sample::USAGE))?;
+    match out {
+        Some(path) => {
+            let mut file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            sample::write(records, seed, &mut file)
+        }
+        None => sample::write(records, seed, &mut std::io::stdout().lock()),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = parse_args(&args).and_then(up);
+    let result = match args.first().map(String::as_str) {
+        Some("import") => import::parse_args(&args[1..]).and_then(import::run),
+        Some("sample") => sample_command(&args[1..]),
+        _ => parse_args(&args).and_then(up),
+    };
     if let Err(e) = result {
         eprintln!("deces-edge: error: {}", format!("{e:#}").replace('\n', " "));
         std::process::exit(1);

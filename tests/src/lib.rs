@@ -913,7 +913,8 @@ fn serve_records(records: &[serde_json::Value], req: &Recorded) -> (u16, serde_j
 pub fn sqlite_runtime_config(dir: &TempDir) -> PathBuf {
     dir.write(
         "rc.toml",
-        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n",
+        "[key_value_store.default]\ntype = \"spin\"\npath = \"kv.db\"\n\n\
+         [sqlite_database.default]\ntype = \"spin\"\npath = \"search.db\"\n",
     )
 }
 

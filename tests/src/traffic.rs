@@ -46,6 +46,7 @@ impl Cluster {
             rc,
             &[
                 ("SPIN_VARIABLE_ES_URL", url.as_str()),
+                ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
                 ("SPIN_VARIABLE_ES_TIMEOUT_MS", "1000"),
                 ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
                 ("SPIN_VARIABLE_DEV_ROUTES", "true"),

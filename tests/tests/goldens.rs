@@ -142,6 +142,7 @@ fn start(es: &EsStub, dir: &TempDir) -> Host {
         sqlite_runtime_config(dir),
         &[
             ("SPIN_VARIABLE_ES_URL", url.as_str()),
+            ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
             ("SPIN_VARIABLE_ES_TIMEOUT_MS", "3000"),
             ("SPIN_VARIABLE_APP_VERSION", "golden-1.0.0"),
             ("SPIN_VARIABLE_TOKEN_SECRET", "golden-secret-key"),

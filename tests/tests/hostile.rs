@@ -24,6 +24,7 @@ fn app() -> App {
         sqlite_runtime_config(&dir),
         &[
             ("SPIN_VARIABLE_ES_URL", url.as_str()),
+            ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
             ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
             ("SPIN_VARIABLE_DEV_ROUTES", "true"),
         ],

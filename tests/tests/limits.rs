@@ -20,6 +20,7 @@ fn start(rc: PathBuf, es: &EsStub, extra: &[(&str, &str)]) -> Host {
     let url = es.url();
     let mut vars = vec![
         ("SPIN_VARIABLE_ES_URL", url.as_str()),
+        ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
         ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
     ];
     vars.extend_from_slice(extra);

@@ -11,6 +11,7 @@ const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
 fn host_with(dir: &TempDir, es_url: &str, extra: &[(&str, &str)]) -> Host {
     let mut vars = vec![
         ("SPIN_VARIABLE_ES_URL", es_url),
+        ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
         ("SPIN_VARIABLE_TOKEN_SECRET", SECRET),
         ("SPIN_VARIABLE_ES_TIMEOUT_MS", "2000"),
     ];

@@ -1,7 +1,11 @@
 //! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, and the
-//! JSON 404 for every other path under the API prefix. The logic is in `edge-core`.
+//! JSON 404 for every other path under the API prefix, on the backend `search_backend`
+//! names: `sqlite` (the embedded index in the granted database `default`) or
+//! `elasticsearch` (`es_url`). The logic is in `edge-core`.
 
 use edge_core::api::{self, JsonReply};
+use edge_core::embedded::backend::{Embedded, SearchBackend};
+use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
 use edge_core::{token, version};
@@ -33,14 +37,32 @@ fn route(req: &Request) -> JsonReply {
     }
 }
 
+/// The configured backend; a database that cannot be opened answers 503.
+fn backend() -> Result<Box<dyn SearchBackend>, JsonReply> {
+    match variable("search_backend", "sqlite").as_str() {
+        "elasticsearch" => Ok(Box::new(Elasticsearch::load())),
+        "sqlite" => match edge_spin::sqlite::Database::open("default") {
+            Ok(db) => Ok(Box::new(Embedded(db))),
+            Err(e) => {
+                eprintln!("search: {e}");
+                Err(Failure::Unavailable.reply())
+            }
+        },
+        other => {
+            eprintln!("search: search_backend `{other}` is neither sqlite nor elasticsearch");
+            Err(Failure::Unavailable.reply())
+        }
+    }
+}
+
 /// Where Elasticsearch is and how long it may take.
-struct Backend {
+struct Elasticsearch {
     base: Option<BaseUrl>,
     index: String,
     timeout: Duration,
 }
 
-impl Backend {
+impl Elasticsearch {
     fn load() -> Self {
         let url = variable("es_url", "http://127.0.0.1:9200");
         let base = BaseUrl::parse(&url);
@@ -48,7 +70,7 @@ impl Backend {
             eprintln!("search: es_url `{url}` is not an http(s) URL");
         }
         let ms = variable("es_timeout_ms", "10000").parse().unwrap_or(10_000);
-        Backend {
+        Elasticsearch {
             base,
             index: variable("es_index", "deces"),
             timeout: Duration::from_millis(ms),
@@ -90,13 +112,31 @@ impl Backend {
     }
 
     /// A search call, shaped into the API's answer.
-    fn search(&self, call: &EsCall, request: &search::request::SearchRequest) -> JsonReply {
+    fn answer(&self, call: &EsCall, request: &SearchRequest) -> JsonReply {
         self.call(call)
             .and_then(|o| {
                 let body = upstream::answer_body(&o)?;
                 search::search_reply(request, body).ok_or(Failure::Unavailable)
             })
             .unwrap_or_else(Failure::reply)
+    }
+}
+
+impl SearchBackend for Elasticsearch {
+    fn search(&mut self, req: &SearchRequest) -> JsonReply {
+        self.answer(&search::search_call(&self.index, req), req)
+    }
+
+    fn id(&mut self, id: &str) -> JsonReply {
+        self.answer(&search::id_call(&self.index, id), &SearchRequest::by_id())
+    }
+
+    fn facts(&mut self) -> Option<version::IndexFacts> {
+        let [count, newest, indices] = version::calls(&self.index);
+        let count = self.json(&count).ok()?;
+        let newest = self.json(&newest).ok()?;
+        let indices = self.json(&indices).ok()?;
+        version::facts(&count, &newest, &indices)
     }
 }
 
@@ -132,17 +172,20 @@ fn search_reply(req: &Request) -> JsonReply {
         Ok(r) => r,
         Err(e) => return e.reply(),
     };
-    let backend = Backend::load();
-    backend.search(&search::search_call(&backend.index, &request), &request)
+    match backend() {
+        Ok(mut b) => b.search(&request),
+        Err(reply) => reply,
+    }
 }
 
 fn id_reply(id: &str) -> JsonReply {
     if let Err(e) = search::check_id(id) {
         return e.reply();
     }
-    let backend = Backend::load();
-    let request = search::request::SearchRequest::by_id();
-    backend.search(&search::id_call(&backend.index, id), &request)
+    match backend() {
+        Ok(mut b) => b.id(id),
+        Err(reply) => reply,
+    }
 }
 
 fn version_reply() -> JsonReply {
@@ -157,14 +200,7 @@ fn version_reply() -> JsonReply {
     if let Some(c) = cached {
         return version::reply(&app_version, Some(&c.facts));
     }
-    let backend = Backend::load();
-    let facts = (|| {
-        let [count, newest, indices] = version::calls(&backend.index);
-        let count = backend.json(&count).ok()?;
-        let newest = backend.json(&newest).ok()?;
-        let indices = backend.json(&indices).ok()?;
-        version::facts(&count, &newest, &indices)
-    })();
+    let facts = backend().ok().and_then(|mut b| b.facts());
     if let (Some(f), Some(s)) = (&facts, &store) {
         let ttl = variable("version_cache_seconds", "3600")
             .parse()

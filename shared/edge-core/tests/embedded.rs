@@ -8,7 +8,10 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 fn data(path: &str) -> String {
-    let full = format!("{}/../../tests/data/goldens/{path}", env!("CARGO_MANIFEST_DIR"));
+    let full = format!(
+        "{}/../../tests/data/goldens/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(full).expect("goldens are in the repository")
 }
 
@@ -107,27 +110,52 @@ fn single_hit_goldens_find_the_same_person_with_the_same_answer_shape() {
         let got = &body["response"]["persons"][0];
         assert_eq!(got["id"], want["id"], "{id}: first person");
         assert_eq!(keys(&body), keys(&expected["body"]), "{id}: answer keys");
-        assert_eq!(keys(&body["response"]), keys(&expected["body"]["response"]), "{id}");
+        assert_eq!(
+            keys(&body["response"]),
+            keys(&expected["body"]["response"]),
+            "{id}"
+        );
         assert_eq!(keys(got), keys(want), "{id}: person keys");
-        assert_eq!(body["request"], expected["body"]["request"], "{id}: echoed request");
+        assert_eq!(
+            body["request"], expected["body"]["request"],
+            "{id}: echoed request"
+        );
         checked.push(id.to_string());
     }
-    assert!(checked.len() >= 15, "only {} single-hit goldens: {checked:?}", checked.len());
+    assert!(
+        checked.len() >= 15,
+        "only {} single-hit goldens: {checked:?}",
+        checked.len()
+    );
 }
 
 #[test]
 fn fuzzy_names() {
     let mut db = loaded(&records());
     // One typo, two typos, a missing accent, swapped names, a compound name.
-    let top = |db: &mut Connection, q: &str| names(&get(db, q)).first().cloned().unwrap_or_default();
-    assert_eq!(top(&mut db, "firstName=Jean&lastName=Dupont"), "Jean Dupont");
-    assert_eq!(top(&mut db, "firstName=Jean&lastName=Dupomt"), "Jean Dupont");
+    let top =
+        |db: &mut Connection, q: &str| names(&get(db, q)).first().cloned().unwrap_or_default();
     assert_eq!(
-        top(&mut db, "firstName=Jean&lastName=Dupont&birthDate=12/03/1935"),
+        top(&mut db, "firstName=Jean&lastName=Dupont"),
+        "Jean Dupont"
+    );
+    assert_eq!(
+        top(&mut db, "firstName=Jean&lastName=Dupomt"),
+        "Jean Dupont"
+    );
+    assert_eq!(
+        top(
+            &mut db,
+            "firstName=Jean&lastName=Dupont&birthDate=12/03/1935"
+        ),
         "Jean Dupont"
     );
     let two = get(&mut db, "lastName=Lefbevr");
-    assert!(names(&two).iter().any(|n| n.ends_with("Lefebvre")), "{:?}", names(&two));
+    assert!(
+        names(&two).iter().any(|n| n.ends_with("Lefebvre")),
+        "{:?}",
+        names(&two)
+    );
     let accent = get(&mut db, "lastName=Lefevre");
     let found = names(&accent);
     assert!(found.iter().any(|n| n.ends_with("Lefèvre")), "{found:?}");
@@ -140,7 +168,10 @@ fn fuzzy_names() {
     assert!(names(&compound).iter().any(|n| n.ends_with("Le Goff")));
     // An exact name ranks above its fuzzy neighbours.
     let dup = names(&get(&mut db, "lastName=Dupont"));
-    assert!(dup[0].ends_with("Dupont") && dup.iter().any(|n| n.ends_with("Dupond")), "{dup:?}");
+    assert!(
+        dup[0].ends_with("Dupont") && dup.iter().any(|n| n.ends_with("Dupond")),
+        "{dup:?}"
+    );
     // Too many edits for a short name.
     assert_eq!(get(&mut db, "lastName=Xyzzy")["response"]["total"], 0);
 }
@@ -182,7 +213,10 @@ fn candidates_from_the_index_are_those_a_scan_finds() {
 #[test]
 fn paging_sorting_scrolling_and_ids() {
     let mut db = loaded(&records());
-    let all = get(&mut db, "deathDate=1900-2030&size=100&sort=[{\"birthDate\":\"asc\"}]");
+    let all = get(
+        &mut db,
+        "deathDate=1900-2030&size=100&sort=[{\"birthDate\":\"asc\"}]",
+    );
     let total = all["response"]["total"].as_u64().unwrap();
     assert!(total >= 50, "{total}");
     let dates: Vec<String> = all["response"]["persons"]
@@ -194,7 +228,10 @@ fn paging_sorting_scrolling_and_ids() {
     let mut sorted = dates.clone();
     sorted.sort();
     assert_eq!(dates, sorted);
-    let p2 = get(&mut db, "deathDate=1900-2030&size=10&page=2&sort=[{\"birthDate\":\"asc\"}]");
+    let p2 = get(
+        &mut db,
+        "deathDate=1900-2030&size=10&page=2&sort=[{\"birthDate\":\"asc\"}]",
+    );
     assert_eq!(first_ids(&p2), first_ids(&all)[10..20]);
 
     // A scroll walks every record once.
@@ -212,10 +249,16 @@ fn paging_sorting_scrolling_and_ids() {
     }
     assert_eq!(seen.len() as u64, total);
     let bogus = search::parse_get("scroll=1m&scrollId=bm9wZQ").unwrap();
-    assert_eq!(find::search(&mut db, &bogus, 0), Err(find::FindError::Rejected));
+    assert_eq!(
+        find::search(&mut db, &bogus, 0),
+        Err(find::FindError::Rejected)
+    );
     let mut window = search::parse_get("lastName=Dupont&size=500").unwrap();
     window.page = 21;
-    assert_eq!(find::search(&mut db, &window, 0), Err(find::FindError::Rejected));
+    assert_eq!(
+        find::search(&mut db, &window, 0),
+        Err(find::FindError::Rejected)
+    );
 
     let es = find::by_id(&mut db, "pQet0sYyrNsf", 0).unwrap();
     let reply = search::search_reply(&SearchRequest::by_id(), es.as_bytes()).unwrap();
@@ -232,7 +275,10 @@ fn an_empty_database_says_so() {
     assert_eq!(find::search(&mut db, &req, 0), Err(find::FindError::Empty));
     load::create_schema(&mut db).unwrap();
     assert_eq!(find::search(&mut db, &req, 0), Err(find::FindError::Empty));
-    assert_eq!(find::by_id(&mut db, "pQet0sYyrNsf", 0), Err(find::FindError::Empty));
+    assert_eq!(
+        find::by_id(&mut db, "pQet0sYyrNsf", 0),
+        Err(find::FindError::Empty)
+    );
     assert_eq!(find::facts(&mut db), Err(find::FindError::Empty));
 }
 
@@ -248,7 +294,10 @@ fn loading_twice_adds_nothing_and_facts_count_once() {
     let count = db.query("SELECT count(*) FROM person", &[]).unwrap();
     assert_eq!(count[0][0].as_i64(), Some(docs.len() as i64));
     let vocab = db
-        .query("SELECT n FROM vocab WHERE field = 1 AND term = 'dupont'", &[])
+        .query(
+            "SELECT n FROM vocab WHERE field = 1 AND term = 'dupont'",
+            &[],
+        )
         .unwrap();
     let dupont = docs.iter().filter(|d| d["NOM"] == "Dupont").count() as i64;
     assert_eq!(vocab[0][0].as_i64(), Some(dupont));
@@ -256,4 +305,3 @@ fn loading_twice_adds_nothing_and_facts_count_once() {
     assert_eq!(facts.uniq_records_count, Value::from(docs.len()));
     assert_eq!(facts.update_date, "05/03/2024");
 }
-

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod http;
 pub mod limits;
 pub mod outbound;
+pub mod sqlite;
 
 pub use http::{Request, ResponseOutparam};
 

@@ -76,14 +76,31 @@ enum Cond {
     /// Every term of a full-text `q` is a last or given name.
     FullText(Vec<String>),
     /// A place field's terms (fuzzy), or its whole value (exact).
-    Place { field: Field, value: String },
-    Code { field: Field, value: String },
-    Date { birth: bool, query: DateQuery },
+    Place {
+        field: Field,
+        value: String,
+    },
+    Code {
+        field: Field,
+        value: String,
+    },
+    Date {
+        birth: bool,
+        query: DateQuery,
+    },
     /// A `dd/MM/yyyy` date in `q`: ranks, and filters when `q` has no names.
-    FullTextDate { date: String, required: bool },
+    FullTextDate {
+        date: String,
+        required: bool,
+    },
     Sex(String),
     Age(i64, i64),
-    Geo { birth: bool, lat: f64, lon: f64, metres: f64 },
+    Geo {
+        birth: bool,
+        lat: f64,
+        lon: f64,
+        metres: f64,
+    },
 }
 
 fn conditions(req: &SearchRequest) -> Vec<Cond> {
@@ -112,7 +129,10 @@ fn conditions(req: &SearchRequest) -> Vec<Cond> {
             (Param::DeathAge, _) => {
                 let text = as_text(v);
                 let (a, b) = age_range(&text).unwrap_or((&text, &text));
-                let (a, b) = (a.trim().parse().unwrap_or(-1), b.trim().parse().unwrap_or(-1));
+                let (a, b) = (
+                    a.trim().parse().unwrap_or(-1),
+                    b.trim().parse().unwrap_or(-1),
+                );
                 Cond::Age(a.min(b), a.max(b))
             }
             (_, Kind::FuzzyText(doc_field)) => {
@@ -125,13 +145,15 @@ fn conditions(req: &SearchRequest) -> Vec<Cond> {
                     value: as_text(v),
                 }
             }
-            (_, Kind::Code(doc_field)) => match Field::CODES.iter().find(|f| f.doc_field() == doc_field) {
-                Some(f) => Cond::Code {
-                    field: *f,
-                    value: normalised(&as_text(v)),
-                },
-                None => continue,
-            },
+            (_, Kind::Code(doc_field)) => {
+                match Field::CODES.iter().find(|f| f.doc_field() == doc_field) {
+                    Some(f) => Cond::Code {
+                        field: *f,
+                        value: normalised(&as_text(v)),
+                    },
+                    None => continue,
+                }
+            }
             (_, Kind::Date(_)) => match req.date(*p) {
                 Some(query) => Cond::Date {
                     birth: *p == Param::BirthDate,
@@ -305,8 +327,7 @@ impl Row {
                 Cond::Place { field, value } => {
                     let values = self.place(*field);
                     if fuzzy {
-                        let record: Vec<&str> =
-                            values.iter().flat_map(|v| v.split(' ')).collect();
+                        let record: Vec<&str> = values.iter().flat_map(|v| v.split(' ')).collect();
                         match_terms(&tokens(value), &record, true)?
                     } else if values.contains(&normalised(value).as_str()) {
                         1.0
@@ -438,7 +459,12 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> SqlValue {
 
 /// The index terms of `fields` within the fuzziness of `term` (or equal to it), with how
 /// many records have them.
-fn expand(db: &mut impl Sql, fields: &[Field], term: &str, fuzzy: bool) -> Result<(Vec<String>, i64), String> {
+fn expand(
+    db: &mut impl Sql,
+    fields: &[Field],
+    term: &str,
+    fuzzy: bool,
+) -> Result<(Vec<String>, i64), String> {
     let max = if fuzzy { fuzziness(term) } else { 0 };
     let candidates: Vec<String> = if max == 0 {
         vec![term.to_string()]
@@ -508,7 +534,11 @@ fn best_source(db: &mut impl Sql, conds: &[Cond], fuzzy: bool) -> Result<Option<
                 // Any of the value's terms (fuzzy) or all of them (exact): the terms of
                 // the first word are a superset either way when exact.
                 let words = tokens(value);
-                let words = if fuzzy { words } else { words.into_iter().take(1).collect() };
+                let words = if fuzzy {
+                    words
+                } else {
+                    words.into_iter().take(1).collect()
+                };
                 let mut terms = Vec::new();
                 let mut n = 0;
                 for w in words {
@@ -693,7 +723,12 @@ pub fn search(db: &mut impl Sql, req: &SearchRequest, took: u64) -> Result<Strin
     })
 }
 
-fn run(db: &mut impl Sql, req: &SearchRequest, took: u64, fresh_scroll: bool) -> Result<String, FindError> {
+fn run(
+    db: &mut impl Sql,
+    req: &SearchRequest,
+    took: u64,
+    fresh_scroll: bool,
+) -> Result<String, FindError> {
     let (req, from) = match (&req.scroll, &req.scroll_id) {
         (Some(_), Some(id)) => from_scroll_id(id).ok_or(FindError::Rejected)?,
         _ => (req.clone(), (req.page - 1).saturating_mul(req.size)),
@@ -774,7 +809,13 @@ fn documents(db: &mut impl Sql, ids: &[i64]) -> Result<HashMap<i64, (String, Str
         .into_iter()
         .filter_map(|r| {
             let id = r.first()?.as_i64()?;
-            Some((id, (r.get(1)?.as_str().to_string(), r.get(2)?.as_str().to_string())))
+            Some((
+                id,
+                (
+                    r.get(1)?.as_str().to_string(),
+                    r.get(2)?.as_str().to_string(),
+                ),
+            ))
         })
         .collect())
 }

@@ -134,12 +134,20 @@ impl Loader {
              ON CONFLICT (uid) DO NOTHING RETURNING id",
             &params,
         )?;
-        let Some(id) = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64) else {
+        let Some(id) = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_i64)
+        else {
             return Ok(false);
         };
         let mut terms: Vec<(Field, String)> = Vec::new();
         terms.extend(nom.split(' ').map(|t| (Field::LastName, t.to_string())));
-        terms.extend(prenoms.split(' ').map(|t| (Field::GivenNames, t.to_string())));
+        terms.extend(
+            prenoms
+                .split(' ')
+                .map(|t| (Field::GivenNames, t.to_string())),
+        );
         for f in Field::PLACES {
             for v in values(doc, f.doc_field()) {
                 terms.extend(tokens(&v).into_iter().map(|t| (f, t)));

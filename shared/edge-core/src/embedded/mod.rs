@@ -7,6 +7,7 @@
 //! code of a record, so candidates come from an index), `vocab` (field, term, count) and
 //! `variant` (deletion variant -> term, the fuzzy lookup), `meta` (import facts).
 
+pub mod backend;
 pub mod find;
 pub mod load;
 pub mod schema;

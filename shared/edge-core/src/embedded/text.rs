@@ -20,12 +20,18 @@ fn folded(text: &str) -> String {
 
 /// The `norm` analyzer: `"Jean-Pierre"` -> `["jean", "pierre"]`.
 pub fn tokens(text: &str) -> Vec<String> {
-    folded(text).split_whitespace().map(str::to_string).collect()
+    folded(text)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The `norm` normalizer: the whole value as one term (`"Jean-Pierre"` -> `"jean pierre"`).
 pub fn normalised(text: &str) -> String {
-    folded(text).split_whitespace().collect::<Vec<_>>().join(" ")
+    folded(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Elasticsearch's `fuzziness: auto`: no edit up to 2 characters, one up to 5, two beyond.

@@ -4,10 +4,17 @@
 
 pub mod places;
 
+/// The vendored name lists (`data/sample/`, most frequent first), for synthetic samples.
+pub mod names {
+    pub const LAST: &str = include_str!("../../data/sample/last-names.txt");
+    pub const FIRST_MALE: &str = include_str!("../../data/sample/first-names-male.txt");
+    pub const FIRST_FEMALE: &str = include_str!("../../data/sample/first-names-female.txt");
+}
+
 use base64::Engine as _;
 use places::Referential;
-use serde_json::{Map, Value};
 use regex::Regex;
+use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
 
@@ -206,7 +213,12 @@ impl RawRecord {
 
 /// The index document of a record (insee-format.md 4 and 5): every field dataprep writes,
 /// empty ones left out. `source` is the file's SOURCE value, `line` its 1-based line.
-pub fn document(raw: &RawRecord, source: &str, line: u64, refs: &Referential) -> Map<String, Value> {
+pub fn document(
+    raw: &RawRecord,
+    source: &str,
+    line: u64,
+    refs: &Referential,
+) -> Map<String, Value> {
     let mut doc = Map::new();
     let mut put = |key: &str, value: Value| {
         let empty = matches!(&value, Value::String(s) if s.is_empty()) || value.is_null();
@@ -231,16 +243,28 @@ pub fn document(raw: &RawRecord, source: &str, line: u64, refs: &Referential) ->
     put("PRENOM_NOM", names.prenom_nom.into());
     put("SEXE", raw.sex().into());
     put("DATE_NAISSANCE", raw.date_naissance.clone().into());
-    put("DATE_NAISSANCE_NORM", raw.birth_date().unwrap_or_default().into());
-    put("CODE_INSEE_NAISSANCE", raw.code_insee_naissance.clone().into());
+    put(
+        "DATE_NAISSANCE_NORM",
+        raw.birth_date().unwrap_or_default().into(),
+    );
+    put(
+        "CODE_INSEE_NAISSANCE",
+        raw.code_insee_naissance.clone().into(),
+    );
     put("COMMUNE_NAISSANCE", birth.commune.unwrap_or_default());
     put("PAYS_NAISSANCE", birth.country.into());
     put("PAYS_NAISSANCE_CODEISO3", birth.country_iso3.into());
     put("CODE_INSEE_NAISSANCE_HISTORIQUE", birth.history);
-    put("CODE_POSTAL_NAISSANCE", birth.postal_codes.unwrap_or_default());
+    put(
+        "CODE_POSTAL_NAISSANCE",
+        birth.postal_codes.unwrap_or_default(),
+    );
     put("DEPARTEMENT_NAISSANCE", birth.department.into());
     put("DATE_DECES", raw.date_deces.clone().into());
-    put("DATE_DECES_NORM", raw.death_date().unwrap_or_default().into());
+    put(
+        "DATE_DECES_NORM",
+        raw.death_date().unwrap_or_default().into(),
+    );
     put("AGE_DECES", raw.age().map(Value::from).unwrap_or_default());
     put("CODE_INSEE_DECES", raw.code_insee_deces.clone().into());
     put("COMMUNE_DECES", death.commune.unwrap_or_default());

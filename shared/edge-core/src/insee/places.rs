@@ -360,7 +360,10 @@ mod tests {
         assert_eq!(p.department, "17");
 
         let d = r.death_place("75114");
-        assert_eq!(d.commune, Some(json!(["Paris", "Paris 14e Arrondissement"])));
+        assert_eq!(
+            d.commune,
+            Some(json!(["Paris", "Paris 14e Arrondissement"]))
+        );
         assert_eq!(d.country, "France");
         assert_eq!(d.history, json!("75114"));
         let d = r.death_place("01004");

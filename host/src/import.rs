@@ -1,0 +1,420 @@
+//! `deces-edge import`: INSEE death files (fixed width, plain or gzipped) and NDJSON index
+//! documents into the embedded search database, in batched transactions: an interrupted
+//! import leaves every committed batch, and a re-run skips the records already there.
+
+use crate::manifest::{self, DatabaseConfig};
+use crate::sample;
+use anyhow::{anyhow, bail, Context, Result};
+use edge_core::embedded::{find, load, Sql};
+use edge_core::insee::{self, places::Referential};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const USAGE: &str = "usage: deces-edge import [--manifest spin.toml] \
+[--runtime-config-file FILE] [--database default] [--opt-out FILE]... [--if-empty] \
+[--sample N] [--batch N] FILE...";
+
+/// Records per transaction.
+const BATCH: usize = 20_000;
+
+pub struct ImportArgs {
+    manifest: PathBuf,
+    runtime_config: Option<PathBuf>,
+    database: String,
+    opt_out: Vec<PathBuf>,
+    if_empty: bool,
+    sample: Option<u64>,
+    batch: usize,
+    files: Vec<PathBuf>,
+}
+
+pub fn parse_args(args: &[String]) -> Result<ImportArgs> {
+    let mut out = ImportArgs {
+        manifest: PathBuf::from("spin.toml"),
+        runtime_config: None,
+        database: "default".into(),
+        opt_out: Vec::new(),
+        if_empty: false,
+        sample: None,
+        batch: BATCH,
+        files: Vec::new(),
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| anyhow!("{arg} needs a value; {USAGE}"))
+        };
+        match arg.as_str() {
+            "--manifest" | "-f" => out.manifest = PathBuf::from(value()?),
+            "--runtime-config-file" => {
+                let v = value()?;
+                out.runtime_config = (!v.is_empty()).then(|| PathBuf::from(v));
+            }
+            "--database" => out.database = value()?,
+            "--opt-out" => out.opt_out.push(PathBuf::from(value()?)),
+            "--if-empty" => out.if_empty = true,
+            "--sample" => {
+                let v = value()?;
+                out.sample = Some(
+                    v.parse()
+                        .with_context(|| format!("invalid --sample `{v}`"))?,
+                );
+            }
+            "--batch" => {
+                let v = value()?;
+                out.batch = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .with_context(|| format!("invalid --batch `{v}`"))?;
+            }
+            "-h" | "--help" => bail!("{USAGE}"),
+            flag if flag.starts_with("--") => bail!("unknown option `{flag}`; {USAGE}"),
+            file => out.files.push(PathBuf::from(file)),
+        }
+    }
+    if out.files.is_empty() && out.sample.is_none() {
+        bail!("nothing to import; {USAGE}");
+    }
+    Ok(out)
+}
+
+/// The database file a label names, as `up` would open it.
+fn database_path(args: &ImportArgs) -> Result<PathBuf> {
+    let app_dir = args
+        .manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let app_dir = if app_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        app_dir
+    };
+    let configs = manifest::database_configs(&app_dir, args.runtime_config.as_deref())?;
+    match configs.get(&args.database) {
+        Some(DatabaseConfig::File(path)) => Ok(path.clone()),
+        Some(DatabaseConfig::Memory) => {
+            bail!(
+                "database `{}` has no path: an in-memory database cannot be imported into",
+                args.database
+            )
+        }
+        None => bail!("no database `{}` in the runtime config", args.database),
+    }
+}
+
+/// Opens (creating when needed) the database file for importing.
+pub fn open(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut db =
+        Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    db.busy_timeout(std::time::Duration::from_secs(30))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.pragma_update(None, "cache_size", -200_000)?;
+    load::create_schema(&mut db).map_err(|e| anyhow!(e))?;
+    Ok(db)
+}
+
+/// Counts of an import.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub read: u64,
+    pub loaded: u64,
+    pub already: u64,
+    pub opted_out: u64,
+    pub malformed: u64,
+}
+
+/// Loads records in batches of `batch` per transaction, with progress on a terminal.
+pub struct Importer {
+    db: Connection,
+    loader: load::Loader,
+    refs: Referential,
+    opt_out: HashSet<(String, String, String)>,
+    batch: usize,
+    in_batch: usize,
+    pub counts: Counts,
+    started: Instant,
+    progress: bool,
+}
+
+impl Importer {
+    pub fn new(db: Connection, opt_out: HashSet<(String, String, String)>, batch: usize) -> Self {
+        Importer {
+            db,
+            loader: load::Loader::new(),
+            refs: Referential::vendored(),
+            opt_out,
+            batch,
+            in_batch: 0,
+            counts: Counts::default(),
+            started: Instant::now(),
+            progress: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn begin_if_needed(&mut self) -> Result<()> {
+        if self.in_batch == 0 {
+            self.db.execute_batch("BEGIN")?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, doc: &Map<String, Value>) -> Result<()> {
+        self.begin_if_needed()?;
+        let inserted = self.loader.add(&mut self.db, doc).map_err(|e| anyhow!(e))?;
+        if inserted {
+            self.counts.loaded += 1;
+        } else {
+            self.counts.already += 1;
+        }
+        self.in_batch += 1;
+        if self.in_batch >= self.batch {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.in_batch == 0 {
+            return Ok(());
+        }
+        self.loader.flush(&mut self.db).map_err(|e| anyhow!(e))?;
+        load::Loader::stamp(&mut self.db, &today()).map_err(|e| anyhow!(e))?;
+        self.db.execute_batch("COMMIT")?;
+        self.in_batch = 0;
+        if self.progress {
+            eprint!("\r{}", self.summary());
+        }
+        Ok(())
+    }
+
+    /// One raw INSEE line (`source` from the file name, `line` 1-based).
+    pub fn add_line(&mut self, text: &str, source: &str, line: u64) -> Result<(), String> {
+        self.counts.read += 1;
+        let raw = match insee::parse_line(text) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counts.malformed += 1;
+                return Err(e.to_string());
+            }
+        };
+        let key = (
+            raw.date_deces.clone(),
+            raw.code_insee_deces.clone(),
+            raw.num_deces(),
+        );
+        if self.opt_out.contains(&key) {
+            self.counts.opted_out += 1;
+            return Ok(());
+        }
+        let doc = insee::document(&raw, source, line, &self.refs);
+        self.add(&doc).map_err(|e| format!("{e:#}"))
+    }
+
+    /// One NDJSON index document.
+    pub fn add_json(&mut self, text: &str) -> Result<(), String> {
+        self.counts.read += 1;
+        let doc = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(o)) if o.get("UID").and_then(Value::as_str).is_some() => o,
+            Ok(_) => {
+                self.counts.malformed += 1;
+                return Err("not an index document (a JSON object with a UID)".into());
+            }
+            Err(e) => {
+                self.counts.malformed += 1;
+                return Err(format!("invalid JSON: {e}"));
+            }
+        };
+        self.add(&doc).map_err(|e| format!("{e:#}"))
+    }
+
+    pub fn finish(mut self) -> Result<Counts> {
+        self.commit()?;
+        if self.progress {
+            eprintln!();
+        }
+        Ok(self.counts)
+    }
+
+    pub fn summary(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-6);
+        let c = self.counts;
+        format!(
+            "read {}, loaded {}, already there {}, opted out {}, malformed {} ({:.0} records/s)",
+            c.read,
+            c.loaded,
+            c.already,
+            c.opted_out,
+            c.malformed,
+            c.read as f64 / secs
+        )
+    }
+}
+
+/// `yyyyMMdd` of today (UTC).
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days(secs as i64 / 86_400);
+    format!("{y:04}{m:02}{d:02}")
+}
+
+/// Days since 1970-01-01 to a calendar date (proleptic Gregorian).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A file's bytes, gunzipped when its name ends in `.gz`.
+fn reader(path: &Path) -> Result<Box<dyn BufRead>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let inner: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
+}
+
+/// The opt-out triples of INSEE's opposition files (`;`-separated, with a header).
+pub fn read_opt_out(paths: &[PathBuf]) -> Result<HashSet<(String, String, String)>> {
+    let mut out = HashSet::new();
+    for path in paths {
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .flexible(true)
+            .from_reader(reader(path)?);
+        let headers = csv.headers()?.clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
+                .with_context(|| format!("{}: no column `{name}`", path.display()))
+        };
+        let (date, code, act) = (
+            column("Date de décès")?,
+            column("Code du lieu de décès")?,
+            column("Numéro d'acte de décès")?,
+        );
+        for record in csv.records() {
+            let record = record.with_context(|| format!("{}", path.display()))?;
+            let get = |i: usize| record.get(i).unwrap_or("").trim().to_string();
+            out.insert((get(date), get(code), get(act)));
+        }
+    }
+    Ok(out)
+}
+
+/// Imports one file, line by line; malformed lines are reported and skipped.
+fn import_file(importer: &mut Importer, path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let source = insee::source_of(&name);
+    let mut input = reader(path)?;
+    let mut bytes = Vec::new();
+    let mut line = 0u64;
+    loop {
+        bytes.clear();
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        line += 1;
+        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            bytes.pop();
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let result = if bytes.first() == Some(&b'{') {
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => importer.add_json(text),
+                Err(_) => {
+                    importer.counts.read += 1;
+                    importer.counts.malformed += 1;
+                    Err("a JSON line that is not UTF-8".into())
+                }
+            }
+        } else {
+            importer.add_line(&insee::latin1(&bytes), &source, line)
+        };
+        if let Err(why) = result {
+            eprintln!("{}:{line}: skipped: {why}", path.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: ImportArgs) -> Result<()> {
+    let path = database_path(&args)?;
+    let mut db = open(&path)?;
+    if args.if_empty && !find::is_empty(&mut db) {
+        let n = db
+            .query("SELECT count(*) FROM person", &[])
+            .ok()
+            .and_then(|r| r.first()?.first()?.as_i64())
+            .unwrap_or(0);
+        eprintln!(
+            "deces-edge: {} already holds {n} records; nothing imported",
+            path.display()
+        );
+        return Ok(());
+    }
+    let opt_out = read_opt_out(&args.opt_out)?;
+    let mut importer = Importer::new(db, opt_out, args.batch);
+    if let Some(n) = args.sample {
+        eprintln!(
+            "deces-edge: importing a sample of {n} synthetic records into {}",
+            path.display()
+        );
+        let mut lines = Vec::new();
+        sample::write(n, 1, &mut lines)?;
+        for (i, line) in lines.split(|b| *b == b'\n').enumerate() {
+            if !line.is_empty() {
+                let _ = importer.add_line(&insee::latin1(line), "sample", i as u64 + 1);
+            }
+        }
+    }
+    for file in &args.files {
+        import_file(&mut importer, file)?;
+    }
+    let summary = importer.summary();
+    importer.finish()?;
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "deces-edge: import into {}: {summary}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+    }
+}

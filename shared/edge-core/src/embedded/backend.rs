@@ -1,0 +1,67 @@
+//! The search backends behind one trait: what the search component asks of either.
+
+use super::find::{self, FindError};
+use super::Sql;
+use crate::api::JsonReply;
+use crate::search::{self, request::SearchRequest};
+use crate::upstream::{Failure, RETRY_AFTER_SECONDS};
+use crate::version::IndexFacts;
+use serde_json::json;
+use std::time::Instant;
+
+/// A search backend: /search, /id and /version's facts.
+pub trait SearchBackend {
+    fn search(&mut self, req: &SearchRequest) -> JsonReply;
+    fn id(&mut self, id: &str) -> JsonReply;
+    /// The index facts, `None` when the backend cannot give them.
+    fn facts(&mut self) -> Option<IndexFacts>;
+}
+
+/// The embedded backend over any statement runner.
+pub struct Embedded<S: Sql>(pub S);
+
+/// The answer when nothing was ever imported.
+pub fn empty_reply() -> JsonReply {
+    JsonReply::new(
+        503,
+        json!({ "msg": "error - the search database is empty: load records with `deces-edge import` (see the README, \"Search data\")" }),
+    )
+    .with_header("retry-after", RETRY_AFTER_SECONDS.to_string())
+}
+
+fn reply(req: &SearchRequest, answer: Result<String, FindError>) -> JsonReply {
+    match answer {
+        Ok(es) => {
+            search::search_reply(req, es.as_bytes()).unwrap_or_else(|| Failure::Unavailable.reply())
+        }
+        Err(FindError::Empty) => empty_reply(),
+        Err(FindError::Rejected) => Failure::Rejected.reply(),
+        Err(FindError::Database(e)) => {
+            eprintln!("search: sqlite: {e}");
+            Failure::Unavailable.reply()
+        }
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+impl<S: Sql> SearchBackend for Embedded<S> {
+    fn search(&mut self, req: &SearchRequest) -> JsonReply {
+        let start = Instant::now();
+        let answer = find::search(&mut self.0, req, 0).map(|es| {
+            // `took` is known once the search is done.
+            es.replacen("{\"took\":0", &format!("{{\"took\":{}", millis(start)), 1)
+        });
+        reply(req, answer)
+    }
+
+    fn id(&mut self, id: &str) -> JsonReply {
+        reply(&SearchRequest::by_id(), find::by_id(&mut self.0, id, 0))
+    }
+
+    fn facts(&mut self) -> Option<IndexFacts> {
+        find::facts(&mut self.0).ok()
+    }
+}

@@ -1,0 +1,170 @@
+//! The embedded search backend end to end: `deces-edge import` writes the database the
+//! runtime config names, and the host serves /search, /id and /version from it with no
+//! Elasticsearch; the importer's reports, idempotence and recovery from a kill.
+
+use e2e::*;
+use serde_json::{json, Value};
+use std::process::{Command, Output};
+
+fn import(rc: &std::path::Path, args: &[&str]) -> Output {
+    let out = Command::new(host_bin())
+        .arg("import")
+        .arg("--manifest")
+        .arg(root().join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(rc)
+        .args(args)
+        .output()
+        .expect("deces-edge runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The goldens' fixture records as NDJSON.
+fn fixture_ndjson(dir: &TempDir) -> std::path::PathBuf {
+    let path = root().join("tests/data/goldens/fixtures/records.json");
+    let records: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    dir.write("records.ndjson", &(lines.join("\n") + "\n"))
+}
+
+fn count(dir: &TempDir) -> i64 {
+    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
+    db.query_row("SELECT count(*) FROM person", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
+    let dir = TempDir::new("embedded");
+    let rc = sqlite_runtime_config(&dir);
+    let out = import(&rc, &[fixture_ndjson(&dir).to_str().unwrap()]);
+    assert!(stderr(&out).contains("loaded 60"), "{}", stderr(&out));
+    // Nothing listens on the Elasticsearch URL: only the embedded backend can answer.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let h = app_host(rc, &[("SPIN_VARIABLE_ES_URL", &nowhere)]);
+
+    let r = h.get("/deces/api/v1/search?firstName=Jean&lastName=Dupomt");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["response"]["persons"][0]["id"], "pQet0sYyrNsf");
+    assert_eq!(body["response"]["persons"][0]["name"]["last"], "Dupont");
+    assert_eq!(body["request"]["lastName"], "Dupomt");
+
+    let r = post_json(
+        h.addr,
+        "/deces/api/v1/search",
+        &json!({"lastName": "Dupont", "birthDate": "12/03/1935"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["response"]["persons"][0]["id"], "pQet0sYyrNsf");
+
+    let r = h.get("/deces/api/v1/search?q=Jean+Dupont");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["response"]["persons"][0]["id"], "pQet0sYyrNsf");
+
+    let r = h.get("/deces/api/v1/id/pQet0sYyrNsf");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["response"]["persons"][0]["birth"]["date"], "19350312");
+
+    let r = h.get("/deces/api/v1/version");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["uniqRecordsCount"], 60);
+
+    // Validation is the same as with Elasticsearch.
+    let r = h.get("/deces/api/v1/search?birthDate=1935-99-99");
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn an_empty_database_answers_503_saying_how_to_load_one() {
+    let dir = TempDir::new("embedded-empty");
+    let h = app_host(sqlite_runtime_config(&dir), &[]);
+    for path in ["/deces/api/v1/search?lastName=Dupont", "/deces/api/v1/id/pQet0sYyrNsf"] {
+        let r = h.get(path);
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        let msg = r.json()["msg"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains("deces-edge import"), "{msg}");
+    }
+}
+
+#[test]
+fn the_importer_reports_malformed_lines_and_adds_nothing_twice() {
+    let dir = TempDir::new("embedded-import");
+    let rc = sqlite_runtime_config(&dir);
+    let mut sample = Vec::new();
+    let out = Command::new(host_bin())
+        .args(["sample", "--records", "50", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    sample.extend_from_slice(&out.stdout);
+    let mut text = String::from_utf8(sample).unwrap();
+    text.insert_str(0, "TOO SHORT\n");
+    text.push_str("DUPONT*JEAN/  1 19X0 broken date\n");
+    let file = dir.write("deces-2020-m01.txt", &text);
+    let out = import(&rc, &[file.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(err.contains("deces-2020-m01.txt:1: skipped"), "{err}");
+    assert!(err.contains("deces-2020-m01.txt:52: skipped"), "{err}");
+    assert!(err.contains("read 52, loaded 50"), "{err}");
+    assert_eq!(count(&dir), 50);
+    let out = import(&rc, &[file.to_str().unwrap()]);
+    assert!(stderr(&out).contains("loaded 0, already there 50"), "{}", stderr(&out));
+    assert_eq!(count(&dir), 50);
+}
+
+#[test]
+fn an_import_killed_half_way_completes_when_run_again() {
+    let dir = TempDir::new("embedded-kill");
+    let rc = sqlite_runtime_config(&dir);
+    let file = dir.path().join("deces-2021.txt");
+    let out = Command::new(host_bin())
+        .args(["sample", "--records", "60000", "--seed", "5", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut child = Command::new(host_bin())
+        .arg("import")
+        .arg("--manifest")
+        .arg(root().join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(&rc)
+        .args(["--batch", "1000"])
+        .arg(&file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Observe a few committed batches, then kill -9 in the middle of the import.
+    let db = dir.path().join("search.db");
+    let mut seen = 0;
+    for _ in 0..6000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        if let Ok(c) = rusqlite::Connection::open(&db) {
+            seen = c
+                .query_row("SELECT count(*) FROM person", [], |r| r.get::<_, i64>(0))
+                .unwrap_or(0);
+        }
+        if seen >= 3000 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(killed, "the import ended before it could be killed ({seen} records)");
+    let partial = count(&dir);
+    assert!(partial < 60_000, "{partial}");
+    let out = import(&rc, &[file.to_str().unwrap()]);
+    assert!(stderr(&out).contains("read 60000"), "{}", stderr(&out));
+    assert_eq!(count(&dir), 60_000);
+    let db = rusqlite::Connection::open(&db).unwrap();
+    let uids: i64 = db
+        .query_row("SELECT count(DISTINCT uid) FROM person", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(uids, 60_000);
+}
