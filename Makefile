@@ -8,7 +8,7 @@ COMPONENTS := search otp-request otp-verify rate-limit
 TEST_COMPONENTS := probe
 HOST_BIN := target/release/deces-edge
 
-.PHONY: all setup build build-components build-test-components build-host up test test-under-load lint deploy-check push bench soak clean
+.PHONY: all setup build build-components build-test-components build-host up test test-under-load lint deploy-check push bench bench-embedded soak clean
 
 all: build
 
@@ -74,6 +74,10 @@ push:
 
 bench: build
 	bash bench/run.sh
+
+# The embedded search backend at SIZES records (import, size, latency, memory).
+bench-embedded: build
+	bash bench/embedded.sh
 
 # Not part of `make test`: 1,000,000 property cases per parser, then ten minutes of mixed
 # traffic over three replicas with a fault every 30 s (SOAK_ARGS, e.g. `--minutes 2`).

@@ -115,6 +115,7 @@ wait_port "$redis_port"
 # the rate limits and quota off (the load would be refused otherwise), and with them on but
 # never reached (every request is counted, none refused) to measure what the check costs.
 export SPIN_VARIABLE_ES_URL="http://127.0.0.1:$stub_port"
+export SPIN_VARIABLE_SEARCH_BACKEND=elasticsearch
 export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"

@@ -16,7 +16,11 @@ fn import(rc: &std::path::Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("deces-edge runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -27,14 +31,16 @@ fn stderr(out: &Output) -> String {
 /// The goldens' fixture records as NDJSON.
 fn fixture_ndjson(dir: &TempDir) -> std::path::PathBuf {
     let path = root().join("tests/data/goldens/fixtures/records.json");
-    let records: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let lines: Vec<String> = records.iter().map(Value::to_string).collect();
     dir.write("records.ndjson", &(lines.join("\n") + "\n"))
 }
 
 fn count(dir: &TempDir) -> i64 {
     let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
-    db.query_row("SELECT count(*) FROM person", [], |r| r.get(0)).unwrap()
+    db.query_row("SELECT count(*) FROM person", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -68,7 +74,10 @@ fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
 
     let r = h.get("/deces/api/v1/id/pQet0sYyrNsf");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["response"]["persons"][0]["birth"]["date"], "19350312");
+    assert_eq!(
+        r.json()["response"]["persons"][0]["birth"]["date"],
+        "19350312"
+    );
 
     let r = h.get("/deces/api/v1/version");
     assert_eq!(r.status, 200);
@@ -83,7 +92,10 @@ fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
 fn an_empty_database_answers_503_saying_how_to_load_one() {
     let dir = TempDir::new("embedded-empty");
     let h = app_host(sqlite_runtime_config(&dir), &[]);
-    for path in ["/deces/api/v1/search?lastName=Dupont", "/deces/api/v1/id/pQet0sYyrNsf"] {
+    for path in [
+        "/deces/api/v1/search?lastName=Dupont",
+        "/deces/api/v1/id/pQet0sYyrNsf",
+    ] {
         let r = h.get(path);
         assert_eq!(r.status, 503, "{path}: {}", r.text());
         let msg = r.json()["msg"].as_str().unwrap_or_default().to_string();
@@ -113,7 +125,11 @@ fn the_importer_reports_malformed_lines_and_adds_nothing_twice() {
     assert!(err.contains("read 52, loaded 50"), "{err}");
     assert_eq!(count(&dir), 50);
     let out = import(&rc, &[file.to_str().unwrap()]);
-    assert!(stderr(&out).contains("loaded 0, already there 50"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("loaded 0, already there 50"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(count(&dir), 50);
 }
 
@@ -156,7 +172,10 @@ fn an_import_killed_half_way_completes_when_run_again() {
     let killed = child.try_wait().unwrap().is_none();
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(killed, "the import ended before it could be killed ({seen} records)");
+    assert!(
+        killed,
+        "the import ended before it could be killed ({seen} records)"
+    );
     let partial = count(&dir);
     assert!(partial < 60_000, "{partial}");
     let out = import(&rc, &[file.to_str().unwrap()]);

@@ -32,7 +32,11 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 fn search_reads_headers_and_bodies_and_calls_elasticsearch() {
     let es = EsStub::start();
     let url = es.url();
-    let search = load("search", &[("es_url", &url), ("search_backend", "elasticsearch")], &SharedStore::default());
+    let search = load(
+        "search",
+        &[("es_url", &url), ("search_backend", "elasticsearch")],
+        &SharedStore::default(),
+    );
 
     let origin = ("origin", "https://deces.matchid.io");
     let a = call(&search, "GET", "/deces/api/v1/healthcheck", &[origin], "");
@@ -80,7 +84,11 @@ fn search_answers_an_unreachable_elasticsearch() {
     let url = format!("http://127.0.0.1:{}", e2e::free_port());
     let search = load(
         "search",
-        &[("es_url", &url), ("es_timeout_ms", "2000"), ("search_backend", "elasticsearch")],
+        &[
+            ("es_url", &url),
+            ("es_timeout_ms", "2000"),
+            ("search_backend", "elasticsearch"),
+        ],
         &SharedStore::default(),
     );
     let a = call(
