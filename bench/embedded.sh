@@ -36,7 +36,8 @@ def ms(label):
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-print(f"{ms(\"50\"):.2f} {ms(\"99\"):.2f} {rps:.0f} {bad.group(1) if bad else 0}")'
+p50, p99 = ms("50"), ms("99")
+print("%.2f %.2f %.0f %s" % (p50, p99, rps, bad.group(1) if bad else 0))'
 }
 
 printf '| records | import records/s | database MB | MB per million | query | p50 ms (1 conn) | p99 ms (1 conn) | req/s (20 conn) | non-2xx | host RSS MB |\n'
