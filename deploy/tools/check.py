@@ -34,6 +34,7 @@ DEPLOYMENT_VALUES = {
     "es_url": "the cluster's Elasticsearch service",
     "trusted_proxies": "behind the ingress controller",
     "mail_mode": "mail through the HTTP mail API",
+    "search_backend": "the full register is in the cluster's Elasticsearch",
 }
 STORE_PVC = "deces-edge-redis-data"
 
