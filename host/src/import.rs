@@ -241,6 +241,8 @@ impl Importer {
 
     pub fn finish(mut self) -> Result<Counts> {
         self.commit()?;
+        // Back into the database file: its size on disk is the index's, not the log's.
+        self.db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         if self.progress {
             eprintln!();
         }

@@ -9,6 +9,7 @@
 //! among the given names half again, the two names found swapped half as much; an exact
 //! date adds 1 (0.5 within the fuzziness). Ties keep the import order.
 
+use super::load;
 use super::schema::Field;
 use super::text::{deletions, distance, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
@@ -255,14 +256,20 @@ struct Row {
     birth: String,
     death: String,
     age: Option<i64>,
-    places: String,
-    codes: String,
+    /// The stored document, read only when a condition or the sort needs it.
+    doc: Option<Value>,
     birth_point: Option<(f64, f64)>,
     death_point: Option<(f64, f64)>,
 }
 
-const ROW_COLUMNS: &str = "id, nom, prenoms, sex, birth, death, age, places, codes, \
-                           birth_lat, birth_lon, death_lat, death_lon";
+/// The columns a candidate's row reads; the stored document last, when needed.
+fn row_columns(with_doc: bool) -> &'static str {
+    if with_doc {
+        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon, doc"
+    } else {
+        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon"
+    }
+}
 
 impl Row {
     fn read(r: &[SqlValue]) -> Option<Row> {
@@ -277,29 +284,28 @@ impl Row {
             birth: text(4),
             death: text(5),
             age: r.get(6).and_then(SqlValue::as_i64),
-            places: text(7),
-            codes: text(8),
-            birth_point: point(9),
-            death_point: point(11),
+            birth_point: point(7),
+            death_point: point(9),
+            doc: r.get(11).map(|d| load::source(d.as_str())),
         })
     }
 
-    /// The normalised values of a place field.
-    fn place(&self, field: Field) -> Vec<&str> {
-        let i = Field::PLACES.iter().position(|f| *f == field).unwrap_or(0);
-        self.places
-            .split('\t')
-            .nth(i)
-            .unwrap_or("")
-            .split('|')
-            .filter(|v| !v.is_empty())
+    /// The normalised values of a document field (place or code).
+    fn values(&self, field: Field) -> Vec<String> {
+        let v = self.doc.as_ref().and_then(|d| d.get(field.doc_field()));
+        let texts: Vec<String> = match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        texts
+            .iter()
+            .map(|t| normalised(t))
+            .filter(|t| !t.is_empty())
             .collect()
-    }
-
-    fn code(&self, field: Field) -> Option<&str> {
-        let tag = format!(" {}:", field.tag());
-        let at = self.codes.find(&tag)? + tag.len();
-        self.codes[at..].split(' ').next()
     }
 
     /// The row's rank, or `None` when a condition fails.
@@ -325,19 +331,18 @@ impl Row {
                     s
                 }
                 Cond::Place { field, value } => {
-                    let values = self.place(*field);
+                    let values = self.values(*field);
                     if fuzzy {
                         let record: Vec<&str> = values.iter().flat_map(|v| v.split(' ')).collect();
                         match_terms(&tokens(value), &record, true)?
-                    } else if values.contains(&normalised(value).as_str()) {
+                    } else if values.contains(&normalised(value)) {
                         1.0
                     } else {
                         return None;
                     }
                 }
                 Cond::Code { field, value } => {
-                    let tagged = format!(" {}:{} ", field.tag(), value);
-                    if !self.codes.contains(&tagged) {
+                    if !self.values(*field).contains(value) {
                         return None;
                     }
                     0.0
@@ -447,9 +452,9 @@ fn date_rank(date: &str, query: &DateQuery, fuzzy: bool) -> Option<f64> {
     }
 }
 
-/// How candidates are found: the person ids of some terms, or of a date range.
+/// How candidates are found: a term-index expression, or a date range.
 enum Source {
-    Terms(Vec<Field>, Vec<String>),
+    Match(String),
     Dates(bool, String, String),
 }
 
@@ -457,11 +462,11 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> SqlValue {
     SqlValue::Text(serde_json::to_string(items).unwrap_or_else(|_| "[]".into()))
 }
 
-/// The index terms of `fields` within the fuzziness of `term` (or equal to it), with how
+/// The index terms of `field` within the fuzziness of `term` (or equal to it), with how
 /// many records have them.
 fn expand(
     db: &mut impl Sql,
-    fields: &[Field],
+    field: Field,
     term: &str,
     fuzzy: bool,
 ) -> Result<(Vec<String>, i64), String> {
@@ -478,138 +483,202 @@ fn expand(
             .filter(|t| distance(term, t, max).is_some())
             .collect()
     };
-    let field_ids: Vec<i64> = fields.iter().map(|f| *f as i64).collect();
     let rows = db.query(
-        "SELECT term, n FROM vocab WHERE field IN (SELECT value FROM json_each(?1))
-           AND term IN (SELECT value FROM json_each(?2))",
-        &[json_list(&field_ids), json_list(&candidates)],
+        "SELECT term, n FROM vocab WHERE field = ?1 AND term IN (SELECT value FROM json_each(?2))",
+        &[SqlValue::Integer(field as i64), json_list(&candidates)],
     )?;
     let total = rows.iter().filter_map(|r| r[1].as_i64()).sum();
-    let mut found: Vec<String> = rows.iter().map(|r| r[0].as_str().to_string()).collect();
-    found.sort();
-    found.dedup();
-    Ok((found, total))
+    Ok((
+        rows.iter().map(|r| r[0].as_str().to_string()).collect(),
+        total,
+    ))
 }
 
-/// The cheapest indexed way to the candidates, with its estimated size; `None` when no
-/// condition is indexed (the whole table is read).
-fn best_source(db: &mut impl Sql, conds: &[Cond], fuzzy: bool) -> Result<Option<Source>, String> {
-    let mut best: Option<(i64, Source)> = None;
-    let mut consider = |n: i64, s: Source| {
-        if best.as_ref().is_none_or(|(m, _)| n < *m) {
-            best = Some((n, s));
+/// A part of a term-index expression and how many records it may match at most; `None`
+/// when it can match nothing.
+type Part = Option<(String, i64)>;
+
+/// Any of the terms of one field.
+fn any_of(field: Field, terms: &[String], n: i64) -> Part {
+    if terms.is_empty() {
+        return None;
+    }
+    let quoted: Vec<String> = terms
+        .iter()
+        .map(|t| format!("\"{}\"", field.indexed(t)))
+        .collect();
+    Some((format!("({})", quoted.join(" OR ")), n))
+}
+
+fn and(a: Part, b: Part) -> Part {
+    let (a, b) = (a?, b?);
+    Some((format!("({} AND {})", a.0, b.0), a.1.min(b.1)))
+}
+
+fn or(a: Part, b: Part) -> Part {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((format!("({} OR {})", a.0, b.0), a.1.saturating_add(b.1))),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Several words' terms in one field, any of them (`match` ORs its words).
+fn words_in(
+    db: &mut impl Sql,
+    field: Field,
+    words: &[String],
+    fuzzy: bool,
+) -> Result<Part, String> {
+    let mut terms = Vec::new();
+    let mut n = 0i64;
+    for w in words {
+        let (found, count) = expand(db, field, w, fuzzy)?;
+        terms.extend(found);
+        n = n.saturating_add(count);
+    }
+    terms.sort();
+    terms.dedup();
+    Ok(any_of(field, &terms, n))
+}
+
+/// The term-index expression of a condition: `None` when the condition is not indexed,
+/// `Some(None)` when it can match nothing.
+fn indexed(db: &mut impl Sql, c: &Cond, fuzzy: bool) -> Result<Option<Part>, String> {
+    let (nm, pr) = (Field::LastName, Field::GivenNames);
+    Ok(Some(match c {
+        Cond::Names { first, lasts } => {
+            let last: Vec<String> = lasts.concat();
+            let direct = match (first.is_empty(), last.is_empty()) {
+                (false, false) => and(
+                    words_in(db, nm, &last, fuzzy)?,
+                    words_in(db, pr, first, fuzzy)?,
+                ),
+                (true, false) => words_in(db, nm, &last, fuzzy)?,
+                (false, true) => words_in(db, pr, first, fuzzy)?,
+                (true, true) => None,
+            };
+            if fuzzy && !first.is_empty() && !last.is_empty() {
+                let swapped = and(
+                    words_in(db, nm, first, fuzzy)?,
+                    words_in(db, pr, &last, fuzzy)?,
+                );
+                or(direct, swapped)
+            } else {
+                direct
+            }
         }
-    };
-    let names = [Field::LastName, Field::GivenNames];
+        Cond::FullText(words) => {
+            let mut all: Part = Some((String::new(), i64::MAX));
+            for w in words {
+                let one = std::slice::from_ref(w);
+                let either = or(words_in(db, nm, one, true)?, words_in(db, pr, one, true)?);
+                all = match all {
+                    Some((e, _)) if e.is_empty() => either,
+                    all => and(all, either),
+                };
+            }
+            all
+        }
+        Cond::Place { field, value } => {
+            let words = tokens(value);
+            if fuzzy {
+                words_in(db, *field, &words, true)?
+            } else {
+                let mut all: Part = None;
+                for (i, w) in words.iter().enumerate() {
+                    let one = words_in(db, *field, std::slice::from_ref(w), false)?;
+                    all = if i == 0 { one } else { and(all, one) };
+                    if all.is_none() {
+                        break;
+                    }
+                }
+                all
+            }
+        }
+        // Codes have no counts: a code is chosen over the whole table, not over a name.
+        Cond::Code { field, value } => any_of(*field, std::slice::from_ref(value), i64::MAX / 4),
+        _ => return Ok(None),
+    }))
+}
+
+/// Where the candidates come from: the term index for the conditions it holds, or a date
+/// index when that is smaller; `Ok(None)` means the whole table, and `Err(None)` that no
+/// record can match.
+fn best_source(
+    db: &mut impl Sql,
+    conds: &[Cond],
+    fuzzy: bool,
+) -> Result<Result<Option<Source>, ()>, String> {
+    let mut terms: Option<Part> = None;
     for c in conds {
-        match c {
-            Cond::Names { first, lasts } => {
-                // Every way a record matches has a term of the first name in a name field,
-                // or (one last name) a term of the last name: the cheaper of the two sets.
-                let mut groups: Vec<Vec<String>> = vec![lasts.concat()];
-                if !first.is_empty() {
-                    groups = vec![first.clone()];
-                    if lasts.len() == 1 {
-                        groups.push(lasts[0].clone());
-                    }
-                }
-                for g in groups {
-                    let mut terms = Vec::new();
-                    let mut n = 0;
-                    for t in &g {
-                        let (found, count) = expand(db, &names, t, fuzzy)?;
-                        terms.extend(found);
-                        n += count;
-                    }
-                    consider(n, Source::Terms(names.to_vec(), terms));
-                }
-            }
-            Cond::FullText(words) => {
-                for w in words {
-                    let (found, n) = expand(db, &names, w, true)?;
-                    consider(n, Source::Terms(names.to_vec(), found));
-                }
-            }
-            Cond::Place { field, value } => {
-                // Any of the value's terms (fuzzy) or all of them (exact): the terms of
-                // the first word are a superset either way when exact.
-                let words = tokens(value);
-                let words = if fuzzy {
-                    words
-                } else {
-                    words.into_iter().take(1).collect()
-                };
-                let mut terms = Vec::new();
-                let mut n = 0;
-                for w in words {
-                    let (found, count) = expand(db, &[*field], &w, fuzzy)?;
-                    terms.extend(found);
-                    n += count;
-                }
-                consider(n, Source::Terms(vec![*field], terms));
-            }
-            Cond::Code { field, value } => {
-                let rows = db.query(
-                    "SELECT count(*) FROM term WHERE field = ?1 AND term = ?2",
-                    &[SqlValue::Integer(*field as i64), value.as_str().into()],
-                )?;
-                let n = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
-                consider(n, Source::Terms(vec![*field], vec![value.clone()]));
-            }
-            Cond::Date { birth, query } => {
-                let (lo, hi) = match query {
-                    DateQuery::Prefix(p) => (p.clone(), format!("{p}\u{7f}")),
-                    DateQuery::Exact(e) if !fuzzy => (e.clone(), e.clone()),
-                    DateQuery::Range { gte, lte } => (
-                        gte.clone().unwrap_or_default(),
-                        lte.clone().unwrap_or_else(|| "\u{7f}".into()),
-                    ),
-                    DateQuery::Exact(_) => continue,
-                };
-                let column = if *birth { "birth" } else { "death" };
-                let rows = db.query(
-                    &format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM person
-                           WHERE {column} >= ?1 AND {column} <= ?2 LIMIT 100000)"
-                    ),
-                    &[lo.as_str().into(), hi.as_str().into()],
-                )?;
-                let n = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
-                consider(n, Source::Dates(*birth, lo, hi));
-            }
-            _ => {}
+        if let Some(part) = indexed(db, c, fuzzy)? {
+            terms = Some(match terms {
+                None => part,
+                Some(prev) => and(prev, part),
+            });
         }
     }
-    Ok(best.map(|(_, s)| s))
+    if let Some(None) = terms {
+        return Ok(Err(()));
+    }
+    let mut best: Option<(i64, Source)> = terms.flatten().map(|(e, n)| (n, Source::Match(e)));
+    for c in conds {
+        let Cond::Date { birth, query } = c else {
+            continue;
+        };
+        let (lo, hi) = match query {
+            DateQuery::Prefix(p) => (p.clone(), format!("{p}\u{7f}")),
+            DateQuery::Exact(e) if !fuzzy => (e.clone(), e.clone()),
+            DateQuery::Range { gte, lte } => (
+                gte.clone().unwrap_or_default(),
+                lte.clone().unwrap_or_else(|| "\u{7f}".into()),
+            ),
+            DateQuery::Exact(_) => continue,
+        };
+        let column = if *birth { "birth" } else { "death" };
+        let cap = best.as_ref().map_or(i64::MAX, |(n, _)| *n);
+        let rows = db.query(
+            &format!(
+                "SELECT count(*) FROM (SELECT 1 FROM person
+                   WHERE {column} >= ?1 AND {column} <= ?2 LIMIT ?3)"
+            ),
+            &[
+                lo.as_str().into(),
+                hi.as_str().into(),
+                cap.saturating_add(1).into(),
+            ],
+        )?;
+        let n = rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
+        if n < cap {
+            best = Some((n, Source::Dates(*birth, lo, hi)));
+        }
+    }
+    Ok(Ok(best.map(|(_, s)| s)))
 }
 
 /// The candidates' rows.
-fn candidates(db: &mut impl Sql, source: Option<Source>) -> Result<Vec<Row>, String> {
+fn candidates(
+    db: &mut impl Sql,
+    source: Option<Source>,
+    with_doc: bool,
+) -> Result<Vec<Row>, String> {
+    let columns = row_columns(with_doc);
     let rows = match source {
-        Some(Source::Terms(fields, terms)) => {
-            if terms.is_empty() {
-                return Ok(Vec::new());
-            }
-            let field_ids: Vec<i64> = fields.iter().map(|f| *f as i64).collect();
-            db.query(
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM person WHERE id IN (
-                       SELECT id FROM term WHERE field IN (SELECT value FROM json_each(?1))
-                         AND term IN (SELECT value FROM json_each(?2)))"
-                ),
-                &[json_list(&field_ids), json_list(&terms)],
-            )?
-        }
+        Some(Source::Match(expression)) => db.query(
+            &format!(
+                "SELECT {columns} FROM person
+                 WHERE id IN (SELECT rowid FROM terms WHERE terms MATCH ?1)"
+            ),
+            &[expression.into()],
+        )?,
         Some(Source::Dates(birth, lo, hi)) => {
             let column = if birth { "birth" } else { "death" };
             db.query(
-                &format!(
-                    "SELECT {ROW_COLUMNS} FROM person WHERE {column} >= ?1 AND {column} <= ?2"
-                ),
+                &format!("SELECT {columns} FROM person WHERE {column} >= ?1 AND {column} <= ?2"),
                 &[lo.into(), hi.into()],
             )?
         }
-        None => db.query(&format!("SELECT {ROW_COLUMNS} FROM person"), &[])?,
+        None => db.query(&format!("SELECT {columns} FROM person"), &[])?,
     };
     Ok(rows.iter().filter_map(|r| Row::read(r)).collect())
 }
@@ -630,18 +699,35 @@ fn sort_key(row: &Row, key: &str) -> Option<Key> {
         "birthDate" => text(&row.birth),
         "deathDate" => text(&row.death),
         "deathAge" => row.age.map(|a| Key::Num(a as f64)),
-        "birthCity" => row.place(Field::BirthCity).first().and_then(|s| text(s)),
-        "deathCity" => row.place(Field::DeathCity).first().and_then(|s| text(s)),
-        "birthCountry" => row.place(Field::BirthCountry).first().and_then(|s| text(s)),
-        "deathCountry" => row.place(Field::DeathCountry).first().and_then(|s| text(s)),
-        "birthLocationCode" => row.code(Field::BirthCode).and_then(text),
-        "deathLocationCode" => row.code(Field::DeathCode).and_then(text),
-        "birthPostalCode" => row.code(Field::BirthPostalCode).and_then(text),
-        "deathPostalCode" => row.code(Field::DeathPostalCode).and_then(text),
-        "birthDepartment" => row.code(Field::BirthDepartment).and_then(text),
-        "deathDepartment" => row.code(Field::DeathDepartment).and_then(text),
-        _ => None,
+        _ => doc_sort_field(key)
+            .and_then(|f| row.values(f).into_iter().next())
+            .and_then(|s| text(&s)),
     }
+}
+
+/// Sort keys read from the stored document.
+fn doc_sort_field(key: &str) -> Option<Field> {
+    Some(match key {
+        "birthCity" => Field::BirthCity,
+        "deathCity" => Field::DeathCity,
+        "birthCountry" => Field::BirthCountry,
+        "deathCountry" => Field::DeathCountry,
+        "birthLocationCode" => Field::BirthCode,
+        "deathLocationCode" => Field::DeathCode,
+        "birthPostalCode" => Field::BirthPostalCode,
+        "deathPostalCode" => Field::DeathPostalCode,
+        "birthDepartment" => Field::BirthDepartment,
+        "deathDepartment" => Field::DeathDepartment,
+        _ => return None,
+    })
+}
+
+/// Whether the rows need their stored document (place or code conditions, such sorts).
+fn needs_doc(conds: &[Cond], sort: &[(String, String)]) -> bool {
+    conds
+        .iter()
+        .any(|c| matches!(c, Cond::Place { .. } | Cond::Code { .. }))
+        || sort.iter().any(|(k, _)| doc_sort_field(k).is_some())
 }
 
 fn compare(a: &(f64, Row), b: &(f64, Row), sort: &[(String, String)]) -> Ordering {
@@ -746,11 +832,13 @@ fn run(
     let mut ranked: Vec<(f64, Row)> = if conds.is_empty() {
         Vec::new()
     } else {
-        let source = best_source(db, &conds, req.fuzzy)?;
-        candidates(db, source)?
-            .into_iter()
-            .filter_map(|row| Some((row.rank(&conds, req.fuzzy)?, row)))
-            .collect()
+        match best_source(db, &conds, req.fuzzy)? {
+            Ok(source) => candidates(db, source, needs_doc(&conds, &req.sort))?
+                .into_iter()
+                .filter_map(|row| Some((row.rank(&conds, req.fuzzy)?, row)))
+                .collect(),
+            Err(()) => Vec::new(),
+        }
     };
     if ranked.is_empty() && is_empty(db) {
         return Err(FindError::Empty);
@@ -792,8 +880,7 @@ fn run(
 }
 
 fn hit(uid: &str, score: Value, doc: &str) -> Value {
-    let source: Value = serde_json::from_str(doc).unwrap_or(Value::Null);
-    json!({ "_index": "deces", "_id": uid, "_score": score, "_source": source })
+    json!({ "_index": "deces", "_id": uid, "_score": score, "_source": load::source(doc) })
 }
 
 /// The documents of some persons, by id.
@@ -857,13 +944,16 @@ pub fn facts(db: &mut impl Sql) -> Result<IndexFacts, FindError> {
     }
     let count = db.query("SELECT count(*) FROM person", &[])?;
     let count = count.first().and_then(|r| r[0].as_i64()).unwrap_or(0);
-    let newest = db.query(
-        "SELECT doc FROM person ORDER BY source DESC, death DESC LIMIT 1",
-        &[],
-    )?;
-    let doc: Value = newest
+    // `meta.newest` is `SOURCE<tab>DATE_DECES<tab>UID` of the newest record loaded.
+    let key = db.query("SELECT value FROM meta WHERE key = 'newest'", &[])?;
+    let uid = key
         .first()
-        .and_then(|r| serde_json::from_str(r[0].as_str()).ok())
+        .and_then(|r| r[0].as_str().rsplit('\t').next().map(str::to_string))
+        .unwrap_or_default();
+    let newest = db.query("SELECT doc FROM person WHERE uid = ?1", &[uid.into()])?;
+    let doc = newest
+        .first()
+        .map(|r| load::source(r[0].as_str()))
         .unwrap_or(Value::Null);
     let day = db
         .query("SELECT value FROM meta WHERE key = 'update_date'", &[])?
@@ -880,7 +970,7 @@ pub fn facts(db: &mut impl Sql) -> Result<IndexFacts, FindError> {
 #[doc(hidden)]
 pub fn scan_ids(db: &mut impl Sql, req: &SearchRequest) -> Result<HashSet<i64>, String> {
     let conds = conditions(req);
-    Ok(candidates(db, None)?
+    Ok(candidates(db, None, true)?
         .into_iter()
         .filter(|r| r.rank(&conds, req.fuzzy).is_some())
         .map(|r| r.id)

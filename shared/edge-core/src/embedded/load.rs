@@ -42,40 +42,50 @@ pub fn point(wkt: &str) -> Option<(f64, f64)> {
     (lat.is_finite() && lon.is_finite()).then_some((lat, lon))
 }
 
-/// The `places` column: each place field's normalised values joined by `|`, the four
-/// fields separated by tabs, in [`Field::PLACES`] order.
-fn places(doc: &Map<String, Value>) -> String {
-    Field::PLACES
-        .iter()
-        .map(|f| {
-            values(doc, f.doc_field())
-                .iter()
-                .map(|v| normalised(v))
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect::<Vec<_>>()
-        .join("\t")
-}
-
-/// The `codes` column: ` tag:value ` for every code (normalised as the index's keywords).
-fn codes(doc: &Map<String, Value>) -> (String, Vec<(Field, String)>) {
-    let mut column = String::from(" ");
+/// The codes of a record, normalised as the index's keywords.
+fn codes(doc: &Map<String, Value>) -> Vec<(Field, String)> {
     let mut terms = Vec::new();
     for f in Field::CODES {
         for v in values(doc, f.doc_field()) {
             let v = normalised(&v);
-            if v.is_empty() {
-                continue;
+            if !v.is_empty() {
+                terms.push((f, v));
             }
-            column.push_str(f.tag());
-            column.push(':');
-            column.push_str(&v);
-            column.push(' ');
-            terms.push((f, v));
         }
     }
-    (column, terms)
+    terms
+}
+
+/// The stored document: the values of the fields searches read, in [`SOURCE_FIELDS`]
+/// order (its repeated field once), as a JSON array without the keys, `null` for a field
+/// the record lacks, trailing ones left out.
+pub fn stored(doc: &Map<String, Value>) -> String {
+    let mut values: Vec<Value> = doc_fields()
+        .map(|f| doc.get(f).cloned().unwrap_or(Value::Null))
+        .collect();
+    while values.last() == Some(&Value::Null) {
+        values.pop();
+    }
+    Value::Array(values).to_string()
+}
+
+/// The `_source` of a stored document.
+pub fn source(stored: &str) -> Value {
+    let values: Vec<Value> = serde_json::from_str(stored).unwrap_or_default();
+    let object: Map<String, Value> = doc_fields()
+        .zip(values)
+        .filter(|(_, v)| !v.is_null())
+        .map(|(f, v)| (f.to_string(), v))
+        .collect();
+    Value::Object(object)
+}
+
+fn doc_fields() -> impl Iterator<Item = &'static str> {
+    SOURCE_FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !SOURCE_FIELDS[..*i].contains(f))
+        .map(|(_, f)| *f)
 }
 
 /// Loads documents, keeping the vocabulary counts of the current batch until
@@ -84,6 +94,8 @@ fn codes(doc: &Map<String, Value>) -> (String, Vec<(Field, String)>) {
 pub struct Loader {
     counts: BTreeMap<(Field, String), i64>,
     variants_written: HashSet<String>,
+    /// The batch's newest record: (SOURCE, DATE_DECES, UID).
+    newest: Option<(String, String, String)>,
 }
 
 impl Loader {
@@ -97,21 +109,15 @@ impl Loader {
         if uid.is_empty() {
             return Err("a document without UID".into());
         }
-        let mut source = Map::new();
-        for f in SOURCE_FIELDS {
-            if let Some(v) = doc.get(*f) {
-                source.insert(f.to_string(), v.clone());
-            }
-        }
         let nom = tokens(&text(doc, "NOM")).join(" ");
         let prenoms = tokens(&text(doc, "PRENOMS")).join(" ");
-        let (code_column, code_terms) = codes(doc);
+        let code_terms = codes(doc);
         let birth = point(&text(doc, "GEOPOINT_NAISSANCE"));
         let death = point(&text(doc, "GEOPOINT_DECES"));
         let age = doc.get("AGE_DECES").and_then(Value::as_f64);
         let params = [
             SqlValue::from(uid),
-            SqlValue::from(Value::Object(source).to_string()),
+            SqlValue::from(stored(doc)),
             SqlValue::from(nom.clone()),
             SqlValue::from(prenoms.clone()),
             SqlValue::from(text(doc, "SEXE")),
@@ -120,17 +126,15 @@ impl Loader {
             age.map(|a| SqlValue::Integer(a as i64))
                 .unwrap_or(SqlValue::Null),
             SqlValue::from(text(doc, "SOURCE")),
-            SqlValue::from(places(doc)),
-            SqlValue::from(code_column),
             SqlValue::from(birth.map(|p| p.0)),
             SqlValue::from(birth.map(|p| p.1)),
             SqlValue::from(death.map(|p| p.0)),
             SqlValue::from(death.map(|p| p.1)),
         ];
         let rows = db.query(
-            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source, places,
-                codes, birth_lat, birth_lon, death_lat, death_lon)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
+                birth_lat, birth_lon, death_lat, death_lon)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (uid) DO NOTHING RETURNING id",
             &params,
         )?;
@@ -156,20 +160,40 @@ impl Loader {
         terms.retain(|(_, t)| !t.is_empty());
         terms.sort();
         terms.dedup();
-        for (f, t) in terms.iter().chain(code_terms.iter()) {
-            db.run(
-                "INSERT OR IGNORE INTO term (field, term, id) VALUES (?1, ?2, ?3)",
-                &[SqlValue::Integer(*f as i64), t.as_str().into(), id.into()],
-            )?;
-        }
+        let indexed: Vec<String> = terms
+            .iter()
+            .chain(code_terms.iter())
+            .map(|(f, t)| f.indexed(t))
+            .collect();
+        db.run(
+            "INSERT INTO terms (rowid, t) VALUES (?1, ?2)",
+            &[id.into(), indexed.join(" ").into()],
+        )?;
         for (f, t) in terms {
             *self.counts.entry((f, t)).or_default() += 1;
+        }
+        let key = (
+            text(doc, "SOURCE"),
+            text(doc, "DATE_DECES"),
+            text(doc, "UID"),
+        );
+        if self.newest.as_ref().is_none_or(|n| key > *n) {
+            self.newest = Some(key);
         }
         Ok(true)
     }
 
-    /// Writes the batch's vocabulary counts and the deletion variants of new terms.
+    /// Writes the batch's vocabulary counts, the deletion variants of new terms and the
+    /// newest record.
     pub fn flush(&mut self, db: &mut impl Sql) -> Result<(), String> {
+        if let Some((source, death, uid)) = self.newest.take() {
+            let key = format!("{source}\t{death}\t{uid}");
+            db.run(
+                "INSERT INTO meta (key, value) VALUES ('newest', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                &[key.into()],
+            )?;
+        }
         for ((f, t), n) in std::mem::take(&mut self.counts) {
             db.run(
                 "INSERT INTO vocab (field, term, n) VALUES (?1, ?2, ?3)

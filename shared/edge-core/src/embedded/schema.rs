@@ -3,8 +3,8 @@
 /// Every statement that creates the schema (idempotent).
 pub const CREATE: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    // `doc` is the index document (`_source`); the other columns are what filters, sorts
-    // and ranking read: names and places as normalised text, codes as ` tag:value ` words.
+    // `doc` is the index document (`_source`, stored compactly: `load::stored`); the other
+    // columns are what most filters, sorts and the rank read: names as normalised terms.
     "CREATE TABLE IF NOT EXISTS person (
         id INTEGER PRIMARY KEY,
         uid TEXT NOT NULL UNIQUE,
@@ -16,17 +16,16 @@ pub const CREATE: &[&str] = &[
         death TEXT NOT NULL,
         age INTEGER,
         source TEXT NOT NULL,
-        places TEXT NOT NULL,
-        codes TEXT NOT NULL,
         birth_lat REAL, birth_lon REAL, death_lat REAL, death_lon REAL
     )",
     "CREATE INDEX IF NOT EXISTS person_birth ON person (birth)",
     "CREATE INDEX IF NOT EXISTS person_death ON person (death)",
-    "CREATE INDEX IF NOT EXISTS person_newest ON person (source, death)",
-    "CREATE TABLE IF NOT EXISTS term (
-        field INTEGER NOT NULL, term TEXT NOT NULL, id INTEGER NOT NULL,
-        PRIMARY KEY (field, term, id)
-    ) WITHOUT ROWID",
+    // The term index: one row per person (rowid = person id) whose text is every term of
+    // the record prefixed by its field's tag (`nmdupont`, `bh75114`); contentless, without
+    // positions, so it keeps only each term's list of person ids.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5 (
+        t, content = '', detail = none, tokenize = 'ascii'
+    )",
     "CREATE TABLE IF NOT EXISTS vocab (
         field INTEGER NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (field, term)
@@ -36,7 +35,7 @@ pub const CREATE: &[&str] = &[
     ) WITHOUT ROWID",
 ];
 
-/// A field of the `term` table.
+/// A field of the term index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// Tokens of NOM, PRENOMS, COMMUNE_NAISSANCE, COMMUNE_DECES, PAYS_NAISSANCE, PAYS_DECES.
@@ -62,18 +61,31 @@ impl Field {
         (self as i64) < 10
     }
 
-    /// The tag of a code field in the `codes` column (` tag:value `).
+    /// The field's two-letter tag: terms are indexed as tag + term (`nmdupont`).
     pub fn tag(self) -> &'static str {
         match self {
-            Field::Source => "s",
+            Field::LastName => "nm",
+            Field::GivenNames => "pr",
+            Field::BirthCity => "bc",
+            Field::DeathCity => "dc",
+            Field::BirthCountry => "bn",
+            Field::DeathCountry => "dn",
+            Field::Source => "so",
             Field::BirthCode => "bh",
             Field::BirthPostalCode => "bp",
             Field::BirthDepartment => "bd",
             Field::DeathCode => "dh",
             Field::DeathPostalCode => "dp",
             Field::DeathDepartment => "dd",
-            _ => "",
         }
+    }
+
+    /// The indexed form of a term of this field: the tag, then the term's letters and
+    /// digits (a normalised term has nothing else but the spaces of a multi-word code).
+    pub fn indexed(self, term: &str) -> String {
+        let mut out = String::from(self.tag());
+        out.extend(term.chars().filter(char::is_ascii_alphanumeric));
+        out
     }
 
     /// The index document's field it reads.
