@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const USAGE: &str = "usage: deces-edge import [--manifest spin.toml] \
@@ -119,7 +120,9 @@ pub fn open(path: &Path) -> Result<Connection> {
         Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     db.busy_timeout(std::time::Duration::from_secs(30))?;
     db.pragma_update(None, "journal_mode", "WAL")?;
-    db.pragma_update(None, "synchronous", "NORMAL")?;
+    // Without fsync: a killed import (Ctrl-C, kill -9) keeps every committed batch all the
+    // same in WAL mode; only a crash of the machine itself could lose the last ones.
+    db.pragma_update(None, "synchronous", "OFF")?;
     db.pragma_update(None, "cache_size", -200_000)?;
     load::create_schema(&mut db).map_err(|e| anyhow!(e))?;
     Ok(db)
@@ -139,8 +142,6 @@ pub struct Counts {
 pub struct Importer {
     db: Connection,
     loader: load::Loader,
-    refs: Referential,
-    opt_out: HashSet<(String, String, String)>,
     batch: usize,
     in_batch: usize,
     pub counts: Counts,
@@ -149,12 +150,10 @@ pub struct Importer {
 }
 
 impl Importer {
-    pub fn new(db: Connection, opt_out: HashSet<(String, String, String)>, batch: usize) -> Self {
+    pub fn new(db: Connection, batch: usize) -> Self {
         Importer {
             db,
             loader: load::Loader::new(),
-            refs: Referential::vendored(),
-            opt_out,
             batch,
             in_batch: 0,
             counts: Counts::default(),
@@ -199,44 +198,20 @@ impl Importer {
         Ok(())
     }
 
-    /// One raw INSEE line (`source` from the file name, `line` 1-based).
-    pub fn add_line(&mut self, text: &str, source: &str, line: u64) -> Result<(), String> {
+    /// Stores what [`prepare`] made of one line.
+    pub fn store(&mut self, prepared: Prepared) -> Result<(), String> {
         self.counts.read += 1;
-        let raw = match insee::parse_line(text) {
-            Ok(r) => r,
-            Err(e) => {
-                self.counts.malformed += 1;
-                return Err(e.to_string());
+        match prepared {
+            Prepared::Doc(doc) => self.add(&doc).map_err(|e| format!("{e:#}")),
+            Prepared::OptedOut => {
+                self.counts.opted_out += 1;
+                Ok(())
             }
-        };
-        let key = (
-            raw.date_deces.clone(),
-            raw.code_insee_deces.clone(),
-            raw.num_deces(),
-        );
-        if self.opt_out.contains(&key) {
-            self.counts.opted_out += 1;
-            return Ok(());
+            Prepared::Malformed(why) => {
+                self.counts.malformed += 1;
+                Err(why)
+            }
         }
-        let doc = insee::document(&raw, source, line, &self.refs);
-        self.add(&doc).map_err(|e| format!("{e:#}"))
-    }
-
-    /// One NDJSON index document.
-    pub fn add_json(&mut self, text: &str) -> Result<(), String> {
-        self.counts.read += 1;
-        let doc = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(o)) if o.get("UID").and_then(Value::as_str).is_some() => o,
-            Ok(_) => {
-                self.counts.malformed += 1;
-                return Err("not an index document (a JSON object with a UID)".into());
-            }
-            Err(e) => {
-                self.counts.malformed += 1;
-                return Err(format!("invalid JSON: {e}"));
-            }
-        };
-        self.add(&doc).map_err(|e| format!("{e:#}"))
     }
 
     pub fn finish(mut self) -> Result<Counts> {
@@ -261,6 +236,57 @@ impl Importer {
             c.malformed,
             c.read as f64 / secs
         )
+    }
+}
+
+/// A line made ready to store (the part of an import that runs beside the database work).
+pub enum Prepared {
+    Doc(Map<String, Value>),
+    OptedOut,
+    Malformed(String),
+}
+
+/// What turns lines into documents: the referentials and the opt-out triples.
+pub struct Preparer {
+    refs: Referential,
+    opt_out: HashSet<(String, String, String)>,
+}
+
+impl Preparer {
+    pub fn new(opt_out: HashSet<(String, String, String)>) -> Self {
+        Preparer {
+            refs: Referential::vendored(),
+            opt_out,
+        }
+    }
+
+    /// One line of a file: an NDJSON index document when it starts with `{`, otherwise a
+    /// raw INSEE line (`source` from the file name, `line` 1-based).
+    pub fn prepare(&self, bytes: &[u8], source: &str, line: u64) -> Prepared {
+        if bytes.first() == Some(&b'{') {
+            return match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(o)) if o.get("UID").and_then(Value::as_str).is_some() => {
+                    Prepared::Doc(o)
+                }
+                Ok(_) => {
+                    Prepared::Malformed("not an index document (a JSON object with a UID)".into())
+                }
+                Err(e) => Prepared::Malformed(format!("invalid JSON: {e}")),
+            };
+        }
+        let raw = match insee::parse_line(&insee::latin1(bytes)) {
+            Ok(r) => r,
+            Err(e) => return Prepared::Malformed(e.to_string()),
+        };
+        let key = (
+            raw.date_deces.clone(),
+            raw.code_insee_deces.clone(),
+            raw.num_deces(),
+        );
+        if self.opt_out.contains(&key) {
+            return Prepared::OptedOut;
+        }
+        Prepared::Doc(insee::document(&raw, source, line, &self.refs))
     }
 }
 
@@ -328,45 +354,87 @@ pub fn read_opt_out(paths: &[PathBuf]) -> Result<HashSet<(String, String, String
     Ok(out)
 }
 
-/// Imports one file, line by line; malformed lines are reported and skipped.
-fn import_file(importer: &mut Importer, path: &Path) -> Result<()> {
+/// Lines handed from the reader to the preparing threads at a time.
+const CHUNK: usize = 2_000;
+
+/// Imports lines: numbered chunks are prepared on other threads (normalisation, documents)
+/// while this one stores them in order; malformed lines are reported with `name:line`.
+fn import_lines(
+    importer: &mut Importer,
+    preparer: &Arc<Preparer>,
+    name: &str,
+    source: &str,
+    mut next_chunk: impl FnMut() -> Result<Option<Vec<(u64, Vec<u8>)>>>,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    // At most `threads` chunks in flight, taken back in the order they were sent.
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut done = false;
+    loop {
+        while !done && in_flight.len() < threads {
+            match next_chunk()? {
+                Some(chunk) => {
+                    let p = Arc::clone(preparer);
+                    let source = source.to_string();
+                    in_flight.push_back(std::thread::spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(line, bytes)| (line, p.prepare(&bytes, &source, line)))
+                            .collect::<Vec<_>>()
+                    }));
+                }
+                None => done = true,
+            }
+        }
+        let Some(handle) = in_flight.pop_front() else {
+            return Ok(());
+        };
+        let prepared = handle
+            .join()
+            .map_err(|_| anyhow!("a preparing thread panicked"))?;
+        for (line, p) in prepared {
+            if let Err(why) = importer.store(p) {
+                eprintln!("{name}:{line}: skipped: {why}");
+            }
+        }
+    }
+}
+
+/// Imports one file (plain or gzipped), line by line.
+fn import_file(importer: &mut Importer, preparer: &Arc<Preparer>, path: &Path) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let source = insee::source_of(&name);
     let mut input = reader(path)?;
-    let mut bytes = Vec::new();
     let mut line = 0u64;
-    loop {
-        bytes.clear();
-        if input.read_until(b'\n', &mut bytes)? == 0 {
-            break;
-        }
-        line += 1;
-        while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            bytes.pop();
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let result = if bytes.first() == Some(&b'{') {
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => importer.add_json(text),
-                Err(_) => {
-                    importer.counts.read += 1;
-                    importer.counts.malformed += 1;
-                    Err("a JSON line that is not UTF-8".into())
-                }
+    let next_chunk = || -> Result<Option<Vec<(u64, Vec<u8>)>>> {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let mut bytes = Vec::with_capacity(180);
+            if input.read_until(b'\n', &mut bytes)? == 0 {
+                break;
             }
-        } else {
-            importer.add_line(&insee::latin1(&bytes), &source, line)
-        };
-        if let Err(why) = result {
-            eprintln!("{}:{line}: skipped: {why}", path.display());
+            line += 1;
+            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                bytes.pop();
+            }
+            if !bytes.iter().all(u8::is_ascii_whitespace) {
+                chunk.push((line, bytes));
+            }
         }
-    }
-    Ok(())
+        Ok((!chunk.is_empty()).then_some(chunk))
+    };
+    import_lines(
+        importer,
+        preparer,
+        &path.display().to_string(),
+        &source,
+        next_chunk,
+    )
 }
 
 pub fn run(args: ImportArgs) -> Result<()> {
@@ -384,23 +452,31 @@ pub fn run(args: ImportArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let opt_out = read_opt_out(&args.opt_out)?;
-    let mut importer = Importer::new(db, opt_out, args.batch);
+    let preparer = Arc::new(Preparer::new(read_opt_out(&args.opt_out)?));
+    let mut importer = Importer::new(db, args.batch);
     if let Some(n) = args.sample {
         eprintln!(
             "deces-edge: importing a sample of {n} synthetic records into {}",
             path.display()
         );
-        let mut lines = Vec::new();
-        sample::write(n, 1, &mut lines)?;
-        for (i, line) in lines.split(|b| *b == b'\n').enumerate() {
-            if !line.is_empty() {
-                let _ = importer.add_line(&insee::latin1(line), "sample", i as u64 + 1);
-            }
-        }
+        let mut text = Vec::new();
+        sample::write(n, 1, &mut text)?;
+        let mut lines = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .zip(1u64..);
+        let next_chunk = || -> Result<Option<Vec<(u64, Vec<u8>)>>> {
+            let chunk: Vec<(u64, Vec<u8>)> = lines
+                .by_ref()
+                .take(CHUNK)
+                .map(|(l, i)| (i, l.to_vec()))
+                .collect();
+            Ok((!chunk.is_empty()).then_some(chunk))
+        };
+        import_lines(&mut importer, &preparer, "sample", "sample", next_chunk)?;
     }
     for file in &args.files {
-        import_file(&mut importer, file)?;
+        import_file(&mut importer, &preparer, file)?;
     }
     let summary = importer.summary();
     importer.finish()?;

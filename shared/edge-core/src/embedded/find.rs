@@ -45,14 +45,43 @@ fn similarity(edits: usize) -> f64 {
     [1.0, 0.6, 0.3][edits.min(2)]
 }
 
+/// How many edits a query term may be from a record's term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fuzz {
+    Exact,
+    /// Elasticsearch's `auto`.
+    Auto,
+    /// Two edits for every term of three letters or more (one for two letters): for names
+    /// of persons born on the day a request gives, too short for `auto` to forgive typos.
+    Wide,
+}
+
+impl Fuzz {
+    fn of(fuzzy: bool) -> Fuzz {
+        if fuzzy {
+            Fuzz::Auto
+        } else {
+            Fuzz::Exact
+        }
+    }
+
+    fn max(self, term: &str) -> usize {
+        match self {
+            Fuzz::Exact => 0,
+            Fuzz::Auto => fuzziness(term),
+            Fuzz::Wide => term.chars().count().saturating_sub(1).min(2),
+        }
+    }
+}
+
 /// A request's terms matched against a record's tokens: the mean over the query terms of
 /// their best similarity, `None` when no query term matches (Elasticsearch's `match` ORs
 /// its terms).
-fn match_terms(query: &[String], record: &[&str], fuzzy: bool) -> Option<f64> {
+fn match_terms(query: &[String], record: &[&str], fuzz: Fuzz) -> Option<f64> {
     let mut total = 0.0;
     let mut any = false;
     for q in query {
-        let max = if fuzzy { fuzziness(q) } else { 0 };
+        let max = fuzz.max(q);
         let best = record
             .iter()
             .filter_map(|t| distance(q, t, max))
@@ -308,20 +337,20 @@ impl Row {
             .collect()
     }
 
-    /// The row's rank, or `None` when a condition fails.
-    fn rank(&self, conds: &[Cond], fuzzy: bool) -> Option<f64> {
+    /// The row's rank, or `None` when a condition fails (names matched as `names` says).
+    fn rank(&self, conds: &[Cond], fuzzy: bool, names: Fuzz) -> Option<f64> {
         let mut score = 0.0;
         let nom: Vec<&str> = self.nom.split(' ').filter(|t| !t.is_empty()).collect();
         let prenoms: Vec<&str> = self.prenoms.split(' ').filter(|t| !t.is_empty()).collect();
         for c in conds {
             score += match c {
-                Cond::Names { first, lasts } => names_rank(first, lasts, &nom, &prenoms, fuzzy)?,
+                Cond::Names { first, lasts } => names_rank(first, lasts, &nom, &prenoms, names)?,
                 Cond::FullText(words) => {
                     let mut s = 0.0;
                     for w in words {
                         let one = std::slice::from_ref(w);
-                        let a = match_terms(one, &nom, true).unwrap_or(0.0);
-                        let b = match_terms(one, &prenoms, true).unwrap_or(0.0);
+                        let a = match_terms(one, &nom, Fuzz::Auto).unwrap_or(0.0);
+                        let b = match_terms(one, &prenoms, Fuzz::Auto).unwrap_or(0.0);
                         let best = a.max(b);
                         if best == 0.0 {
                             return None;
@@ -334,7 +363,7 @@ impl Row {
                     let values = self.values(*field);
                     if fuzzy {
                         let record: Vec<&str> = values.iter().flat_map(|v| v.split(' ')).collect();
-                        match_terms(&tokens(value), &record, true)?
+                        match_terms(&tokens(value), &record, Fuzz::Auto)?
                     } else if values.contains(&normalised(value)) {
                         1.0
                     } else {
@@ -404,9 +433,10 @@ fn names_rank(
     lasts: &[Vec<String>],
     nom: &[&str],
     prenoms: &[&str],
-    fuzzy: bool,
+    fuzz: Fuzz,
 ) -> Option<f64> {
-    let on = |terms: &[String], record: &[&str]| match_terms(terms, record, fuzzy);
+    let fuzzy = fuzz != Fuzz::Exact;
+    let on = |terms: &[String], record: &[&str]| match_terms(terms, record, fuzz);
     let last_on = |record: &[&str]| {
         lasts
             .iter()
@@ -835,11 +865,14 @@ fn run(
         match best_source(db, &conds, req.fuzzy)? {
             Ok(source) => candidates(db, source, needs_doc(&conds, &req.sort))?
                 .into_iter()
-                .filter_map(|row| Some((row.rank(&conds, req.fuzzy)?, row)))
+                .filter_map(|row| Some((row.rank(&conds, req.fuzzy, Fuzz::of(req.fuzzy))?, row)))
                 .collect(),
             Err(()) => Vec::new(),
         }
     };
+    if req.fuzzy {
+        born_that_day(db, &conds, &req.sort, &mut ranked)?;
+    }
     if ranked.is_empty() && is_empty(db) {
         return Err(FindError::Empty);
     }
@@ -877,6 +910,45 @@ fn run(
         answer["_scroll_id"] = Value::from(scroll_id(&req, from.saturating_add(size)));
     }
     Ok(answer.to_string())
+}
+
+/// With names and a full birth date: the persons born that day whose names are within
+/// [`Fuzz::Wide`] of the request's, added to what `auto` found (a typo in a short name,
+/// two in a name of five letters, would otherwise lose the person the date identifies).
+fn born_that_day(
+    db: &mut impl Sql,
+    conds: &[Cond],
+    sort: &[(String, String)],
+    ranked: &mut Vec<(f64, Row)>,
+) -> Result<(), String> {
+    let day = conds.iter().find_map(|c| match c {
+        Cond::Date {
+            birth: true,
+            query: DateQuery::Exact(d),
+        } => Some(d.clone()),
+        _ => None,
+    });
+    let has_names = conds.iter().any(|c| matches!(c, Cond::Names { .. }));
+    let (Some(day), true) = (day, has_names) else {
+        return Ok(());
+    };
+    let seen: HashSet<i64> = ranked.iter().map(|(_, r)| r.id).collect();
+    let rows = db.query(
+        &format!(
+            "SELECT {} FROM person WHERE birth = ?1",
+            row_columns(needs_doc(conds, sort))
+        ),
+        &[day.into()],
+    )?;
+    for row in rows.iter().filter_map(|r| Row::read(r)) {
+        if seen.contains(&row.id) {
+            continue;
+        }
+        if let Some(rank) = row.rank(conds, true, Fuzz::Wide) {
+            ranked.push((rank, row));
+        }
+    }
+    Ok(())
 }
 
 fn hit(uid: &str, score: Value, doc: &str) -> Value {
@@ -972,7 +1044,7 @@ pub fn scan_ids(db: &mut impl Sql, req: &SearchRequest) -> Result<HashSet<i64>, 
     let conds = conditions(req);
     Ok(candidates(db, None, true)?
         .into_iter()
-        .filter(|r| r.rank(&conds, req.fuzzy).is_some())
+        .filter(|r| r.rank(&conds, req.fuzzy, Fuzz::of(req.fuzzy)).is_some())
         .map(|r| r.id)
         .collect())
 }
