@@ -1,13 +1,13 @@
 //! Loading an application: manifest, variables, stores, compiled components.
 
 use crate::bindings::EdgeImports;
+use crate::interfaces::outbound_http::AllowList;
+use crate::interfaces::sqlite::Database;
+use crate::interfaces::variables;
 use crate::manifest::{self, DatabaseConfig, Manifest, Route, StoreConfig};
-use crate::outbound_http::AllowList;
-use crate::router::{RouteEntry, Router};
-use crate::sqlite::Database;
+use crate::serve::router::{RouteEntry, Router};
 use crate::state::{ComponentConfig, RequestState};
 use crate::store::Backend;
-use crate::variables;
 use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

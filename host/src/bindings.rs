@@ -7,9 +7,9 @@ wasmtime::component::bindgen!({
     world: "deces:edge/edge-imports",
     imports: { default: async | trappable },
     with: {
-        "fermyon:spin/key-value.store": crate::key_value::KvStore,
-        "fermyon:spin/sqlite.connection": crate::sqlite::SqliteConnection,
-        "wasi:keyvalue/store.bucket": crate::wasi_keyvalue::Bucket,
-        "wasi:keyvalue/atomics.cas": crate::wasi_keyvalue::Cas,
+        "fermyon:spin/key-value.store": crate::interfaces::key_value::KvStore,
+        "fermyon:spin/sqlite.connection": crate::interfaces::sqlite::SqliteConnection,
+        "wasi:keyvalue/store.bucket": crate::interfaces::key_value::wasi::Bucket,
+        "wasi:keyvalue/atomics.cas": crate::interfaces::key_value::wasi::Cas,
     },
 });

@@ -4,26 +4,17 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod access_log;
 mod app;
-mod balance;
 mod bindings;
-mod busy_poll;
-mod held_writes;
-mod http_client;
-mod import;
-mod key_value;
-mod lingering;
+/// The commands beside `up`: `import` and `sample`.
+mod cli;
+/// Spin's interfaces, one module per imported family, as Spin's factor crates split them.
+mod interfaces;
 mod manifest;
-mod outbound_http;
-mod router;
-mod sample;
-mod server;
-mod sqlite;
+/// The HTTP server: connections, limits, scheduling of instances, the access log.
+mod serve;
 mod state;
 mod store;
-mod variables;
-mod wasi_keyvalue;
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::net::SocketAddr;
@@ -37,9 +28,9 @@ const USAGE: &str = "usage: deces-edge up|import|sample ...; deces-edge up [--ma
 
 struct UpArgs {
     options: app::AppOptions,
-    workers: server::Workers,
+    workers: serve::Workers,
     listen: SocketAddr,
-    limits: server::Limits,
+    limits: serve::Limits,
 }
 
 fn parse_args(args: &[String]) -> Result<UpArgs> {
@@ -51,8 +42,8 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
     let mut manifest = PathBuf::from("spin.toml");
     let mut runtime_config = None;
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
-    let mut limits = server::Limits::default();
-    let mut workers = server::Workers::default();
+    let mut limits = serve::Limits::default();
+    let mut workers = serve::Workers::default();
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -141,7 +132,7 @@ fn millis(flag: &str, v: &str) -> Result<Duration> {
 
 fn up(args: UpArgs) -> Result<()> {
     // A small runtime for start-up, signals and the Redis connections' drivers;
-    // requests are served by the worker threads of `server::serve`.
+    // requests are served by the worker threads of `serve::serve`.
     let background = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("background")
@@ -159,7 +150,7 @@ fn up(args: UpArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     background.spawn(async move {
-        if let Err(e) = server::shutdown_signal().await {
+        if let Err(e) = serve::shutdown_signal().await {
             eprintln!("deces-edge: cannot watch signals: {e}");
             return;
         }
@@ -172,7 +163,7 @@ fn up(args: UpArgs) -> Result<()> {
         app.components.len(),
         listener.local_addr()?
     );
-    server::serve(app, listener, args.limits, args.workers, shutdown)
+    serve::serve(app, listener, args.limits, args.workers, shutdown)
 }
 
 /// `deces-edge sample --records N [--seed S] [--out FILE]`.
@@ -182,7 +173,7 @@ fn sample_command(args: &[String]) -> Result<()> {
     while let Some(flag) = rest.next() {
         let value = rest
             .next()
-            .ok_or_else(|| anyhow!("{flag} needs a value; {}", sample::USAGE))?;
+            .ok_or_else(|| anyhow!("{flag} needs a value; {}", cli::sample::USAGE))?;
         match flag.as_str() {
             "--records" => {
                 records = Some(
@@ -197,24 +188,24 @@ fn sample_command(args: &[String]) -> Result<()> {
                     .with_context(|| format!("invalid --seed `{value}`"))?
             }
             "--out" => out = Some(PathBuf::from(value)),
-            other => bail!("unknown option `{other}`; {}", sample::USAGE),
+            other => bail!("unknown option `{other}`; {}", cli::sample::USAGE),
         }
     }
-    let records = records.ok_or_else(|| anyhow!("{}", sample::USAGE))?;
+    let records = records.ok_or_else(|| anyhow!("{}", cli::sample::USAGE))?;
     match out {
         Some(path) => {
             let mut file = std::fs::File::create(&path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
-            sample::write(records, seed, &mut file)
+            cli::sample::write(records, seed, &mut file)
         }
-        None => sample::write(records, seed, &mut std::io::stdout().lock()),
+        None => cli::sample::write(records, seed, &mut std::io::stdout().lock()),
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("import") => import::parse_args(&args[1..]).and_then(import::run),
+        Some("import") => cli::import::parse_args(&args[1..]).and_then(cli::import::run),
         Some("sample") => sample_command(&args[1..]),
         _ => parse_args(&args).and_then(up),
     };

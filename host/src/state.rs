@@ -1,7 +1,7 @@
 //! What one request's wasmtime `Store` holds.
 
-use crate::outbound_http::{AllowList, OutboundHooks};
-use crate::sqlite::Database;
+use crate::interfaces::outbound_http::{AllowList, OutboundHooks};
+use crate::interfaces::sqlite::Database;
 use crate::store::Backend;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -134,7 +134,7 @@ impl Future for GuestPolls {
             let polled = self.0.as_mut().poll(cx);
             mark(0);
             // Guest work counts as work for the socket polling window too.
-            crate::busy_poll::worked();
+            crate::serve::busy_poll::worked();
             polled
         })
     }

@@ -1,5 +1,7 @@
 //! `fermyon:spin/key-value@2.0.0`.
 
+pub mod wasi;
+
 use crate::bindings::fermyon::spin::key_value::{self, Error};
 use crate::state::{OpenError, RequestState};
 use crate::store::{Backend, StoreError};

@@ -113,7 +113,7 @@ pub fn write(n: u64, seed: u64, out: &mut impl Write) -> Result<()> {
             prenoms[0] = format!("{}-{}", prenoms[0], given.one(&mut rng));
         }
         let death_day = rng.gen_range(0..(2026 - 1970) * 365 + 330);
-        let (dy, dm, dd) = crate::import::civil_from_days(death_day as i64);
+        let (dy, dm, dd) = crate::cli::import::civil_from_days(death_day as i64);
         let age: i64 = ((0..4).map(|_| rng.gen_range(0..=52)).sum::<i64>() / 2
             + rng.gen_range(0..=10))
         .min(105);

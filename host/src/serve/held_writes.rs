@@ -52,7 +52,7 @@ impl<S> HeldWrites<S> {
     /// Whether the answer may be written now; if not, the task is woken when the pass
     /// ends.
     fn may_write(&mut self, cx: &Context<'_>) -> bool {
-        if !crate::busy_poll::has_poller() {
+        if !crate::serve::busy_poll::has_poller() {
             return true;
         }
         let pass = PASS.get();
@@ -62,7 +62,7 @@ impl<S> HeldWrites<S> {
                 self.held_in = Some(pass);
                 HELD.with_borrow_mut(|held| held.push(cx.waker().clone()));
                 // The poller is sure to run, and end the pass, after this task.
-                crate::busy_poll::worked();
+                crate::serve::busy_poll::worked();
                 false
             }
         }
@@ -122,8 +122,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeldWrites<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::busy_poll;
-    use crate::busy_poll::tests::on_one_thread;
+    use crate::serve::busy_poll;
+    use crate::serve::busy_poll::tests::on_one_thread;
     use std::future::poll_fn;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;

@@ -2,8 +2,8 @@
 //! documents into the embedded search database, in batched transactions: an interrupted
 //! import leaves every committed batch, and a re-run skips the records already there.
 
+use crate::cli::sample;
 use crate::manifest::{self, DatabaseConfig};
-use crate::sample;
 use anyhow::{anyhow, bail, Context, Result};
 use edge_core::embedded::{find, load, Sql};
 use edge_core::insee::{self, places::Referential};

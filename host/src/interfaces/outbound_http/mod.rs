@@ -1,8 +1,10 @@
 //! Outbound HTTP: each component's `allowed_outbound_hosts` (Spin's syntax), and the
 //! wasi-http hooks that send permitted requests.
 
-use crate::http_client::{self, Deadlines, Exchange, Failure};
+pub mod client;
+
 use anyhow::{anyhow, bail, Context, Result};
+use client::{Deadlines, Exchange, Failure};
 use http_body_util::{BodyExt, Full};
 use hyper::Uri;
 use std::cell::RefCell;
@@ -141,7 +143,7 @@ impl AllowList {
 }
 
 /// Sends a permitted request: plain HTTP through this project's client and its
-/// per-thread pool (`http_client.rs`), HTTPS through wasmtime's own client.
+/// per-thread pool (`client.rs`), HTTPS through wasmtime's own client.
 async fn send(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
@@ -176,7 +178,7 @@ async fn send(
         first_byte,
         between_bytes: options.between_bytes_timeout.unwrap_or(DEFAULT_TIMEOUT),
     };
-    let response = http_client::send(&exchange, deadlines)
+    let response = client::send(&exchange, deadlines)
         .await
         .map_err(|failure| {
             let held = FAILURE_LOG.with(|log| log.borrow_mut().admit(Instant::now()));

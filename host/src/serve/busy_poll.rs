@@ -64,7 +64,7 @@ pub async fn run(window: Duration) {
     loop {
         // The runtime has run every task that was ready before this one: the answers
         // they wrote leave now, together.
-        crate::held_writes::release();
+        crate::serve::held_writes::release();
         if recently(window) {
             POLLS.set(POLLS.get() + 1);
             // Another thread waiting for this CPU runs first.

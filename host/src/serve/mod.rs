@@ -1,13 +1,18 @@
 //! The HTTP front: limits and timeouts, Spin's routing and request headers, one
 //! fresh instance per request, one log line per request, graceful shutdown.
 
-use crate::access_log;
+mod access_log;
+pub mod balance;
+pub mod busy_poll;
+mod held_writes;
+pub mod lingering;
+pub mod router;
+
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
-use crate::balance::{Balance, GuestPolls, Handoff, Live};
-use crate::busy_poll;
-use crate::held_writes::HeldWrites;
-use crate::lingering::{Linger, Lingering, UnreadBody};
-use crate::router::RouteEntry;
+use crate::serve::balance::{Balance, GuestPolls, Handoff, Live};
+use crate::serve::held_writes::HeldWrites;
+use crate::serve::lingering::{Linger, Lingering, UnreadBody};
+use crate::serve::router::RouteEntry;
 use crate::state::RequestState;
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};

@@ -1,0 +1,2 @@
+pub mod import;
+pub mod sample;
