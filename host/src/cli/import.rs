@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use edge_core::embedded::{find, load, Sql};
 use edge_core::insee::{self, places::Referential};
 use rusqlite::Connection;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -116,8 +116,10 @@ pub fn open(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let mut db =
-        Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // One thread uses the connection: SQLite's own locking is not needed.
+    let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut db = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     db.busy_timeout(std::time::Duration::from_secs(30))?;
     db.pragma_update(None, "journal_mode", "WAL")?;
     // Without fsync: a killed import (Ctrl-C, kill -9) keeps every committed batch all the
@@ -169,9 +171,12 @@ impl Importer {
         Ok(())
     }
 
-    fn add(&mut self, doc: &Map<String, Value>) -> Result<()> {
+    fn add(&mut self, row: load::Row) -> Result<()> {
         self.begin_if_needed()?;
-        let inserted = self.loader.add(&mut self.db, doc).map_err(|e| anyhow!(e))?;
+        let inserted = self
+            .loader
+            .add_row(&mut self.db, row)
+            .map_err(|e| anyhow!(e))?;
         if inserted {
             self.counts.loaded += 1;
         } else {
@@ -202,7 +207,7 @@ impl Importer {
     pub fn store(&mut self, prepared: Prepared) -> Result<(), String> {
         self.counts.read += 1;
         match prepared {
-            Prepared::Doc(doc) => self.add(&doc).map_err(|e| format!("{e:#}")),
+            Prepared::Doc(row) => self.add(row).map_err(|e| format!("{e:#}")),
             Prepared::OptedOut => {
                 self.counts.opted_out += 1;
                 Ok(())
@@ -216,6 +221,8 @@ impl Importer {
 
     pub fn finish(mut self) -> Result<Counts> {
         self.commit()?;
+        // The date indexes, when a first import went without them.
+        load::create_schema(&mut self.db).map_err(|e| anyhow!(e))?;
         // Back into the database file: its size on disk is the index's, not the log's.
         self.db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         if self.progress {
@@ -241,7 +248,7 @@ impl Importer {
 
 /// A line made ready to store (the part of an import that runs beside the database work).
 pub enum Prepared {
-    Doc(Map<String, Value>),
+    Doc(load::Row),
     OptedOut,
     Malformed(String),
 }
@@ -265,9 +272,10 @@ impl Preparer {
     pub fn prepare(&self, bytes: &[u8], source: &str, line: u64) -> Prepared {
         if bytes.first() == Some(&b'{') {
             return match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Object(o)) if o.get("UID").and_then(Value::as_str).is_some() => {
-                    Prepared::Doc(o)
-                }
+                Ok(Value::Object(o)) => match load::Row::of(&o) {
+                    Ok(row) => Prepared::Doc(row),
+                    Err(why) => Prepared::Malformed(why),
+                },
                 Ok(_) => {
                     Prepared::Malformed("not an index document (a JSON object with a UID)".into())
                 }
@@ -286,7 +294,10 @@ impl Preparer {
         if self.opt_out.contains(&key) {
             return Prepared::OptedOut;
         }
-        Prepared::Doc(insee::document(&raw, source, line, &self.refs))
+        match load::Row::of(&insee::document(&raw, source, line, &self.refs)) {
+            Ok(row) => Prepared::Doc(row),
+            Err(why) => Prepared::Malformed(why),
+        }
     }
 }
 
@@ -378,12 +389,14 @@ fn import_lines(
                 Some(chunk) => {
                     let p = Arc::clone(preparer);
                     let source = source.to_string();
-                    in_flight.push_back(std::thread::spawn(move || {
+                    let work = move || {
                         chunk
                             .into_iter()
                             .map(|(line, bytes)| (line, p.prepare(&bytes, &source, line)))
                             .collect::<Vec<_>>()
-                    }));
+                    };
+                    let thread = std::thread::Builder::new().name("prepare".into());
+                    in_flight.push_back(thread.spawn(work)?);
                 }
                 None => done = true,
             }
@@ -451,6 +464,11 @@ pub fn run(args: ImportArgs) -> Result<()> {
             path.display()
         );
         return Ok(());
+    }
+    if find::is_empty(&mut db) {
+        // A first import builds the date indexes once at the end rather than row by row
+        // (an interrupted one gets them back from the next run's schema).
+        db.execute_batch("DROP INDEX IF EXISTS person_birth; DROP INDEX IF EXISTS person_death;")?;
     }
     let preparer = Arc::new(Preparer::new(read_opt_out(&args.opt_out)?));
     let mut importer = Importer::new(db, args.batch);

@@ -88,63 +88,27 @@ fn doc_fields() -> impl Iterator<Item = &'static str> {
         .map(|(_, f)| *f)
 }
 
-/// Loads documents, keeping the vocabulary counts of the current batch until
-/// [`Loader::flush`] writes them (call it before committing the batch's transaction).
-#[derive(Default)]
-pub struct Loader {
-    counts: BTreeMap<(Field, String), i64>,
-    variants_written: HashSet<String>,
-    /// The batch's newest record: (SOURCE, DATE_DECES, UID).
-    newest: Option<(String, String, String)>,
+/// A document as the database stores it: the `person` row's values, the term index's
+/// text, the terms the vocabulary counts. Made apart from the database (an importer makes
+/// them on other threads).
+pub struct Row {
+    params: Vec<SqlValue>,
+    indexed: String,
+    terms: Vec<(Field, String)>,
+    newest: (String, String, String),
 }
 
-impl Loader {
-    pub fn new() -> Self {
-        Loader::default()
-    }
-
-    /// Adds one index document; `Ok(false)` when its UID is already loaded.
-    pub fn add(&mut self, db: &mut impl Sql, doc: &Map<String, Value>) -> Result<bool, String> {
+impl Row {
+    pub fn of(doc: &Map<String, Value>) -> Result<Row, String> {
         let uid = text(doc, "UID");
         if uid.is_empty() {
             return Err("a document without UID".into());
         }
         let nom = tokens(&text(doc, "NOM")).join(" ");
         let prenoms = tokens(&text(doc, "PRENOMS")).join(" ");
-        let code_terms = codes(doc);
         let birth = point(&text(doc, "GEOPOINT_NAISSANCE"));
         let death = point(&text(doc, "GEOPOINT_DECES"));
         let age = doc.get("AGE_DECES").and_then(Value::as_f64);
-        let params = [
-            SqlValue::from(uid),
-            SqlValue::from(stored(doc)),
-            SqlValue::from(nom.clone()),
-            SqlValue::from(prenoms.clone()),
-            SqlValue::from(text(doc, "SEXE")),
-            SqlValue::from(text(doc, "DATE_NAISSANCE")),
-            SqlValue::from(text(doc, "DATE_DECES")),
-            age.map(|a| SqlValue::Integer(a as i64))
-                .unwrap_or(SqlValue::Null),
-            SqlValue::from(text(doc, "SOURCE")),
-            SqlValue::from(birth.map(|p| p.0)),
-            SqlValue::from(birth.map(|p| p.1)),
-            SqlValue::from(death.map(|p| p.0)),
-            SqlValue::from(death.map(|p| p.1)),
-        ];
-        let rows = db.query(
-            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
-                birth_lat, birth_lon, death_lat, death_lon)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (uid) DO NOTHING RETURNING id",
-            &params,
-        )?;
-        let Some(id) = rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(SqlValue::as_i64)
-        else {
-            return Ok(false);
-        };
         let mut terms: Vec<(Field, String)> = Vec::new();
         terms.extend(nom.split(' ').map(|t| (Field::LastName, t.to_string())));
         terms.extend(
@@ -162,21 +126,79 @@ impl Loader {
         terms.dedup();
         let indexed: Vec<String> = terms
             .iter()
-            .chain(code_terms.iter())
+            .chain(codes(doc).iter())
             .map(|(f, t)| f.indexed(t))
             .collect();
+        let newest = (text(doc, "SOURCE"), text(doc, "DATE_DECES"), uid.clone());
+        let params = vec![
+            SqlValue::from(uid),
+            SqlValue::from(stored(doc)),
+            SqlValue::from(nom),
+            SqlValue::from(prenoms),
+            SqlValue::from(text(doc, "SEXE")),
+            SqlValue::from(text(doc, "DATE_NAISSANCE")),
+            SqlValue::from(text(doc, "DATE_DECES")),
+            age.map(|a| SqlValue::Integer(a as i64))
+                .unwrap_or(SqlValue::Null),
+            SqlValue::from(text(doc, "SOURCE")),
+            SqlValue::from(birth.map(|p| p.0)),
+            SqlValue::from(birth.map(|p| p.1)),
+            SqlValue::from(death.map(|p| p.0)),
+            SqlValue::from(death.map(|p| p.1)),
+        ];
+        Ok(Row {
+            params,
+            indexed: indexed.join(" "),
+            terms,
+            newest,
+        })
+    }
+}
+
+/// Loads documents, keeping the vocabulary counts of the current batch until
+/// [`Loader::flush`] writes them (call it before committing the batch's transaction).
+#[derive(Default)]
+pub struct Loader {
+    counts: BTreeMap<(Field, String), i64>,
+    variants_written: HashSet<String>,
+    /// The batch's newest record: (SOURCE, DATE_DECES, UID).
+    newest: Option<(String, String, String)>,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Loader::default()
+    }
+
+    /// Adds one index document; `Ok(false)` when its UID is already loaded.
+    pub fn add(&mut self, db: &mut impl Sql, doc: &Map<String, Value>) -> Result<bool, String> {
+        self.add_row(db, Row::of(doc)?)
+    }
+
+    /// Adds a document already turned into its row; `Ok(false)` when its UID is loaded.
+    pub fn add_row(&mut self, db: &mut impl Sql, row: Row) -> Result<bool, String> {
+        let rows = db.query(
+            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
+                birth_lat, birth_lon, death_lat, death_lon)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (uid) DO NOTHING RETURNING id",
+            &row.params,
+        )?;
+        let Some(id) = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_i64)
+        else {
+            return Ok(false);
+        };
         db.run(
             "INSERT INTO terms (rowid, t) VALUES (?1, ?2)",
-            &[id.into(), indexed.join(" ").into()],
+            &[id.into(), row.indexed.into()],
         )?;
-        for (f, t) in terms {
+        for (f, t) in row.terms {
             *self.counts.entry((f, t)).or_default() += 1;
         }
-        let key = (
-            text(doc, "SOURCE"),
-            text(doc, "DATE_DECES"),
-            text(doc, "UID"),
-        );
+        let key = row.newest;
         if self.newest.as_ref().is_none_or(|n| key > *n) {
             self.newest = Some(key);
         }
