@@ -2,11 +2,12 @@
 # The embedded search backend: import speed, database size, search latency and throughput,
 # host memory, at several sizes of a synthetic register. Loopback only, bounded.
 #   bash bench/embedded.sh                        # 100,000 and 1,000,000 records
-#   SIZES="100000 1000000 3000000" DURATION=10 bash bench/embedded.sh
+#   SIZES="100000 1000000 3000000" DURATION=10 RECALL=1000 bash bench/embedded.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"100000 1000000"}
 DURATION=${DURATION:-10}
+RECALL=${RECALL:-1000}
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
@@ -70,11 +71,15 @@ PY
   curl -sf "$base?lastName=$last" > /dev/null
   for q in "name-only lastName=$last" "first+last+birth firstName=$first&lastName=$last&birthDate=$birth" "two-typo lastName=$typo&firstName=$first"; do
     label=${q%% *}; query=${q#* }
+    for _ in 1 2 3 4 5; do curl -sf "$base?$query" > /dev/null; done   # warm the page cache
     read -r p50 p99 _ bad1 < <(measure 1 "$base?$query")
     read -r _ _ rps bad20 < <(measure 20 "$base?$query")
     rss=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rate" "$mb" "$per" "$label" "$p50" "$p99" "$rps" "$((bad1 + bad20))" "$rss"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  echo; echo "search quality at $n records:"
+  cargo run --quiet --release -p edge-core --example recall -- "$dir/search.db" "$RECALL" 1
+  echo
   rm -f "$dir/deces-bench.txt"
 done

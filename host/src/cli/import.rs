@@ -368,6 +368,9 @@ pub fn read_opt_out(paths: &[PathBuf]) -> Result<HashSet<(String, String, String
 /// Lines handed from the reader to the preparing threads at a time.
 const CHUNK: usize = 2_000;
 
+/// Numbered lines (1-based), without their line ends.
+type Chunk = Vec<(u64, Vec<u8>)>;
+
 /// Imports lines: numbered chunks are prepared on other threads (normalisation, documents)
 /// while this one stores them in order; malformed lines are reported with `name:line`.
 fn import_lines(
@@ -375,7 +378,7 @@ fn import_lines(
     preparer: &Arc<Preparer>,
     name: &str,
     source: &str,
-    mut next_chunk: impl FnMut() -> Result<Option<Vec<(u64, Vec<u8>)>>>,
+    mut next_chunk: impl FnMut() -> Result<Option<Chunk>>,
 ) -> Result<()> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -424,7 +427,7 @@ fn import_file(importer: &mut Importer, preparer: &Arc<Preparer>, path: &Path) -
     let source = insee::source_of(&name);
     let mut input = reader(path)?;
     let mut line = 0u64;
-    let next_chunk = || -> Result<Option<Vec<(u64, Vec<u8>)>>> {
+    let next_chunk = || -> Result<Option<Chunk>> {
         let mut chunk = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
             let mut bytes = Vec::with_capacity(180);
@@ -483,8 +486,8 @@ pub fn run(args: ImportArgs) -> Result<()> {
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
             .zip(1u64..);
-        let next_chunk = || -> Result<Option<Vec<(u64, Vec<u8>)>>> {
-            let chunk: Vec<(u64, Vec<u8>)> = lines
+        let next_chunk = || -> Result<Option<Chunk>> {
+            let chunk: Chunk = lines
                 .by_ref()
                 .take(CHUNK)
                 .map(|(l, i)| (i, l.to_vec()))

@@ -95,7 +95,7 @@ fn main() {
                     urlencode(&f),
                     urlencode(&l)
                 );
-                let full = birth.len() == 8 && !birth.contains("00");
+                let full = birth.len() == 8 && !birth.starts_with("0000");
                 if with_birth && full {
                     query.push_str(&format!(
                         "&birthDate={}/{}/{}",
@@ -118,6 +118,12 @@ fn main() {
                     .unwrap_or_default();
                 at1 += usize::from(ids.first() == Some(&uid.as_str()));
                 at10 += usize::from(ids.contains(&uid.as_str()));
+                if std::env::var("RECALL_MISSES").is_ok() && !ids.contains(&uid.as_str()) {
+                    eprintln!(
+                        "missed ({edits}) {uid}: {query} -> {} found",
+                        answer["hits"]["total"]["value"]
+                    );
+                }
             }
             times.sort_by(f64::total_cmp);
             let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
