@@ -10,7 +10,7 @@ use crate::state::{ComponentConfig, RequestState};
 use crate::store::Backend;
 use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -85,16 +85,7 @@ fn linker(engine: &Engine) -> Result<Linker<RequestState>> {
 impl App {
     pub async fn load(options: &AppOptions) -> Result<Self> {
         let manifest = Manifest::load(&options.manifest)?;
-        let app_dir = options
-            .manifest
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let app_dir = if app_dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            app_dir
-        };
+        let app_dir = crate::manifest::app_dir(&options.manifest);
         let app_vars = variables::resolve_app_variables(&manifest, &|k| std::env::var(k).ok())?;
         let store_configs = manifest::store_configs(&app_dir, options.runtime_config.as_deref())?;
         let stores = open_stores(&manifest, &store_configs).await?;

@@ -243,6 +243,14 @@ fn config_path(file: &Path, path: PathBuf) -> PathBuf {
 
 /// SQLite database labels and where they live, as Spin reads them: `default` is
 /// `.spin/sqlite_db.db` beside the manifest unless the runtime config says otherwise.
+/// The folder relative paths of a manifest are resolved from (`.` for a bare file name).
+pub fn app_dir(manifest: &Path) -> PathBuf {
+    match manifest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 pub fn database_configs(
     app_dir: &Path,
     runtime_config: Option<&Path>,

@@ -88,16 +88,7 @@ pub fn parse_args(args: &[String]) -> Result<ImportArgs> {
 
 /// The database file a label names, as `up` would open it.
 fn database_path(args: &ImportArgs) -> Result<PathBuf> {
-    let app_dir = args
-        .manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let app_dir = if app_dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        app_dir
-    };
+    let app_dir = manifest::app_dir(&args.manifest);
     let configs = manifest::database_configs(&app_dir, args.runtime_config.as_deref())?;
     match configs.get(&args.database) {
         Some(DatabaseConfig::File(path)) => Ok(path.clone()),
