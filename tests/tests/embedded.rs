@@ -187,3 +187,41 @@ fn an_import_killed_half_way_completes_when_run_again() {
         .unwrap();
     assert_eq!(uids, 60_000);
 }
+
+#[test]
+fn records_of_the_opposition_files_are_not_imported() {
+    let dir = TempDir::new("embedded-opt-out");
+    let rc = sqlite_runtime_config(&dir);
+    let out = Command::new(host_bin())
+        .args(["sample", "--records", "20", "--seed", "9"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let file = dir.write("deces-2020.txt", &text);
+    // Opt out the 3rd and 7th records by (death date, place of death, act number).
+    let key = |line: &str| {
+        let act = line[167..].trim_end().to_string();
+        format!("{};{};{act}", &line[154..162], &line[162..167])
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let csv = format!(
+        "Nom;Date de décès;Code du lieu de décès;Numéro d'acte de décès\nX;{}\nY;{}\n",
+        key(lines[2]),
+        key(lines[6]),
+    );
+    let opt_out = dir.write("fichier-opposition-deces-2021.csv", &csv);
+    let out = import(
+        &rc,
+        &[
+            "--opt-out",
+            opt_out.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stderr(&out).contains("loaded 18, already there 0, opted out 2"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&dir), 18);
+}

@@ -160,6 +160,9 @@ fn fuzzy_names() {
     let found = names(&accent);
     assert!(found.iter().any(|n| n.ends_with("Lefèvre")), "{found:?}");
     assert!(found.iter().any(|n| n.ends_with("Lefevre")), "{found:?}");
+    // Given names in another order.
+    let order = get(&mut db, "firstName=Pierre+Jean&lastName=Dupont");
+    assert_eq!(names(&order)[0], "Jean Dupont", "{:?}", names(&order));
     let swapped = get(&mut db, "firstName=Dupont&lastName=Jean");
     assert!(names(&swapped).contains(&"Jean Dupont".to_string()));
     let exact = get(&mut db, "firstName=Dupont&lastName=Jean&fuzzy=false");
