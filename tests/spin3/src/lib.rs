@@ -68,8 +68,12 @@ pub struct Component {
     pre: ProxyPre<State>,
     variables: Arc<HashMap<String, String>>,
     store: Map,
+    database: Option<Database>,
     runtime: tokio::runtime::Runtime,
 }
+
+/// The SQLite database granted as `default`, when there is one.
+type Database = Arc<Mutex<rusqlite::Connection>>;
 
 /// A component's answer, read to the end.
 #[derive(Debug)]
@@ -118,8 +122,16 @@ impl Component {
                     .collect(),
             ),
             store: store.0.clone(),
+            database: None,
             runtime,
         })
+    }
+
+    /// Grants the component the database `default`, the SQLite file at `path`.
+    pub fn with_database(mut self, path: &Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open(path)?;
+        self.database = Some(Arc::new(Mutex::new(conn)));
+        Ok(self)
     }
 
     /// Serves one request in a fresh instance, as Spin does, with Spin's client-address
@@ -150,6 +162,7 @@ impl Component {
             table: ResourceTable::new(),
             variables: self.variables.clone(),
             store: self.store.clone(),
+            database: self.database.clone(),
         };
         self.runtime.block_on(async {
             let mut store = Store::new(&self.engine, state);
@@ -211,6 +224,7 @@ pub struct State {
     table: ResourceTable,
     variables: Arc<HashMap<String, String>>,
     store: Map,
+    database: Option<Database>,
 }
 
 impl State {
@@ -250,24 +264,72 @@ impl variables::Host for State {
     }
 }
 
-/// No database is granted here: every open is refused as Spin refuses an ungranted one.
+/// The database `default` when one was granted (`with_database`), on rusqlite; any other
+/// label is refused as Spin refuses an ungranted one.
 impl sqlite::Host for State {}
+
+fn to_sql(v: &sqlite::Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        sqlite::Value::Integer(i) => V::Integer(*i),
+        sqlite::Value::Real(r) => V::Real(*r),
+        sqlite::Value::Text(t) => V::Text(t.clone()),
+        sqlite::Value::Blob(b) => V::Blob(b.clone()),
+        sqlite::Value::Null => V::Null,
+    }
+}
+
+fn query(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: &[sqlite::Value],
+) -> rusqlite::Result<sqlite::QueryResult> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare(statement)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let params: Vec<rusqlite::types::Value> = parameters.iter().map(to_sql).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns.len())
+            .map(|i| {
+                Ok(match row.get_ref(i)? {
+                    ValueRef::Null => sqlite::Value::Null,
+                    ValueRef::Integer(v) => sqlite::Value::Integer(v),
+                    ValueRef::Real(v) => sqlite::Value::Real(v),
+                    ValueRef::Text(t) => sqlite::Value::Text(String::from_utf8_lossy(t).into()),
+                    ValueRef::Blob(b) => sqlite::Value::Blob(b.to_vec()),
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(sqlite::RowResult { values });
+    }
+    Ok(sqlite::QueryResult { columns, rows: out })
+}
 
 impl sqlite::HostConnection for State {
     fn open(
         &mut self,
-        _database: String,
+        database: String,
     ) -> wasmtime::Result<Result<Resource<Label>, sqlite::Error>> {
-        Ok(Err(sqlite::Error::AccessDenied))
+        if database != "default" || self.database.is_none() {
+            return Ok(Err(sqlite::Error::AccessDenied));
+        }
+        Ok(Ok(self.table.push(Label)?))
     }
 
     fn execute(
         &mut self,
-        _: Resource<Label>,
-        _statement: String,
-        _parameters: Vec<sqlite::Value>,
+        connection: Resource<Label>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
     ) -> wasmtime::Result<Result<sqlite::QueryResult, sqlite::Error>> {
-        Ok(Err(sqlite::Error::InvalidConnection))
+        self.table.get(&connection)?;
+        let Some(db) = &self.database else {
+            return Ok(Err(sqlite::Error::InvalidConnection));
+        };
+        let conn = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(query(&conn, &statement, &parameters).map_err(|e| sqlite::Error::Io(e.to_string())))
     }
 
     fn drop(&mut self, connection: Resource<Label>) -> wasmtime::Result<()> {

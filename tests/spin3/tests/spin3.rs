@@ -208,3 +208,66 @@ fn the_mail_api_is_called_over_outbound_http() {
         1
     );
 }
+
+#[test]
+fn search_serves_the_embedded_index_from_a_database_the_importer_wrote() {
+    let dir = e2e::TempDir::new("spin3-sqlite");
+    let lines: Vec<String> = fixture_records().iter().map(Value::to_string).collect();
+    let records = dir.write("records.ndjson", &(lines.join("\n") + "\n"));
+    let rc = dir.write(
+        "rc.toml",
+        "[sqlite_database.default]\ntype = \"spin\"\npath = \"search.db\"\n",
+    );
+    let out = std::process::Command::new(e2e::host_bin())
+        .arg("import")
+        .arg("--manifest")
+        .arg(e2e::root().join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(&rc)
+        .arg(&records)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // No Elasticsearch anywhere: the default backend is the embedded one.
+    let search = load("search", &[], &SharedStore::default())
+        .with_database(&dir.path().join("search.db"))
+        .unwrap();
+    let a = call(
+        &search,
+        "GET",
+        "/deces/api/v1/search?firstName=Jean&lastName=Dupomt",
+        &[],
+        "",
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(json_of(&a)["response"]["persons"][0]["id"], "pQet0sYyrNsf");
+    let a = call(
+        &search,
+        "POST",
+        "/deces/api/v1/search",
+        &[JSON],
+        r#"{"lastName": "Dupont", "birthDate": "12/03/1935"}"#,
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(json_of(&a)["response"]["persons"][0]["id"], "pQet0sYyrNsf");
+    let a = call(&search, "GET", "/deces/api/v1/id/pQet0sYyrNsf", &[], "");
+    assert_eq!(json_of(&a)["response"]["total"], 1);
+    let a = call(&search, "GET", "/deces/api/v1/version", &[], "");
+    assert_eq!(json_of(&a)["uniqRecordsCount"], 60);
+
+    // A component granted no database is refused as Spin refuses it: 503, no trap.
+    let refused = load("search", &[], &SharedStore::default());
+    let a = call(
+        &refused,
+        "GET",
+        "/deces/api/v1/search?lastName=Dupont",
+        &[],
+        "",
+    );
+    assert_eq!(a.status, 503, "{}", a.text());
+}
