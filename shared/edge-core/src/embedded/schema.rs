@@ -24,7 +24,7 @@ pub const CREATE: &[&str] = &[
     // the record prefixed by its field's tag (`nmdupont`, `bh75114`); contentless, without
     // positions, so it keeps only each term's list of person ids.
     "CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5 (
-        t, content = '', detail = none, tokenize = 'ascii'
+        t, content = '', detail = none, columnsize = 0, tokenize = 'ascii'
     )",
     "CREATE TABLE IF NOT EXISTS vocab (
         field INTEGER NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
