@@ -225,3 +225,70 @@ fn records_of_the_opposition_files_are_not_imported() {
     );
     assert_eq!(count(&dir), 18);
 }
+
+/// Every search golden with exactly one hit, replayed through the host on the sqlite
+/// backend loaded with the goldens' fixture records, finds the golden's person.
+#[test]
+fn single_hit_search_goldens_find_their_person_through_the_host() {
+    let dir = TempDir::new("embedded-goldens");
+    let rc = sqlite_runtime_config(&dir);
+    import(&rc, &[fixture_ndjson(&dir).to_str().unwrap()]);
+    let mut vars = vec![
+        ("SPIN_VARIABLE_TOKEN_SECRET", "golden-secret-key"),
+        ("SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX", "0"),
+    ];
+    for v in [
+        "SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT",
+        "SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT",
+        "SPIN_VARIABLE_SEARCH_RATE_GLOBAL",
+        "SPIN_VARIABLE_SEARCH_BURST_GLOBAL",
+    ] {
+        vars.push((v, "0"));
+    }
+    let h = app_host(rc, &vars);
+    let text = std::fs::read_to_string(root().join("tests/data/goldens/visible.jsonl")).unwrap();
+    let mut replayed = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let family = case["family"].as_str().unwrap_or("");
+        let expected = &case["api_response"];
+        let single = expected["status"] == 200 && expected["body"]["response"]["total"] == 1;
+        if !["search_get", "search_post", "search_q"].contains(&family) || !single {
+            continue;
+        }
+        let http = &case["http"];
+        let body = match (&http["body"], &http["body_text"]) {
+            (Value::Null, Value::String(t)) => t.clone().into_bytes(),
+            (Value::Null, _) => Vec::new(),
+            (b, _) => b.to_string().into_bytes(),
+        };
+        let headers: Vec<(String, String)> = http["headers"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let method = http["method"].as_str().unwrap();
+        let url = http["url"].as_str().unwrap();
+        let r = request(h.addr, method, url, &headers, &body);
+        let id = case["case_id"].as_str().unwrap();
+        assert_eq!(r.status, 200, "{id}: {}", r.text());
+        let got = r.json();
+        assert_eq!(
+            got["response"]["persons"][0]["id"], expected["body"]["response"]["persons"][0]["id"],
+            "{id}"
+        );
+        assert_eq!(
+            got["request"], expected["body"]["request"],
+            "{id}: echoed request"
+        );
+        replayed += 1;
+    }
+    assert!(replayed >= 15, "{replayed} single-hit goldens");
+}
