@@ -66,12 +66,12 @@ fn main() {
             )
             .unwrap();
         if let Some(r) = rows.first() {
-            let source = edge_core::embedded::load::source(r[1].as_str());
+            let source = edge_core::embedded::load::source(r);
             let first = source["PRENOM"].as_str().unwrap_or("").to_lowercase();
             let last = source["NOM"].as_str().unwrap_or("").to_lowercase();
             let birth = source["DATE_NAISSANCE"].as_str().unwrap_or("").to_string();
             if !first.is_empty() && !last.is_empty() {
-                drawn.push((r[0].as_str().to_string(), first, last, birth));
+                drawn.push((r[1].as_str().to_string(), first, last, birth));
             }
         }
     }

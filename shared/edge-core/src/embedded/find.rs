@@ -294,7 +294,8 @@ struct Row {
 /// The columns a candidate's row reads; the stored document last, when needed.
 fn row_columns(with_doc: bool) -> &'static str {
     if with_doc {
-        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon, doc"
+        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon, \
+         doc, uid, sex, birth, death, source, age"
     } else {
         "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon"
     }
@@ -315,7 +316,7 @@ impl Row {
             age: r.get(6).and_then(SqlValue::as_i64),
             birth_point: point(7),
             death_point: point(9),
-            doc: r.get(11).map(|d| load::source(d.as_str())),
+            doc: (r.len() > 11).then(|| load::source(&r[11..])),
         })
     }
 
@@ -873,8 +874,8 @@ fn run(
     let hits: Vec<Value> = page
         .iter()
         .filter_map(|(s, id)| {
-            let (uid, doc) = docs.get(id)?;
-            Some(hit(uid, score(*s), doc))
+            let (uid, source) = docs.get(id)?;
+            Some(hit(uid, score(*s), source.clone()))
         })
         .collect();
     let mut answer = json!({
@@ -1047,30 +1048,27 @@ fn born_that_day(
     Ok(())
 }
 
-fn hit(uid: &str, score: Value, doc: &str) -> Value {
-    json!({ "_index": "deces", "_id": uid, "_score": score, "_source": load::source(doc) })
+fn hit(uid: &str, score: Value, source: Value) -> Value {
+    json!({ "_index": "deces", "_id": uid, "_score": score, "_source": source })
 }
 
-/// The documents of some persons, by id.
-fn documents(db: &mut impl Sql, ids: &[i64]) -> Result<HashMap<i64, (String, String)>, String> {
+/// The documents of some persons, by id: (uid, `_source`).
+fn documents(db: &mut impl Sql, ids: &[i64]) -> Result<HashMap<i64, (String, Value)>, String> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows = db.query(
-        "SELECT id, uid, doc FROM person WHERE id IN (SELECT value FROM json_each(?1))",
+        &format!(
+            "SELECT id, {} FROM person WHERE id IN (SELECT value FROM json_each(?1))",
+            load::DOC_COLUMNS
+        ),
         &[json_list(ids)],
     )?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
             let id = r.first()?.as_i64()?;
-            Some((
-                id,
-                (
-                    r.get(1)?.as_str().to_string(),
-                    r.get(2)?.as_str().to_string(),
-                ),
-            ))
+            Some((id, (r.get(2)?.as_str().to_string(), load::source(&r[1..]))))
         })
         .collect())
 }
@@ -1078,14 +1076,17 @@ fn documents(db: &mut impl Sql, ids: &[i64]) -> Result<HashMap<i64, (String, Str
 /// `/id/{id}`: the record with that UID, as a one-hit answer.
 pub fn by_id(db: &mut impl Sql, uid: &str, took: u64) -> Result<String, FindError> {
     let rows = db
-        .query("SELECT uid, doc FROM person WHERE uid = ?1", &[uid.into()])
+        .query(
+            &format!("SELECT {} FROM person WHERE uid = ?1", load::DOC_COLUMNS),
+            &[uid.into()],
+        )
         .unwrap_or_default();
     if rows.is_empty() && is_empty(db) {
         return Err(FindError::Empty);
     }
     let hits: Vec<Value> = rows
         .iter()
-        .map(|r| hit(r[0].as_str(), json!(1.0), r[1].as_str()))
+        .map(|r| hit(r[1].as_str(), json!(1.0), load::source(r)))
         .collect();
     Ok(json!({
         "took": took,
@@ -1118,10 +1119,13 @@ pub fn facts(db: &mut impl Sql) -> Result<IndexFacts, FindError> {
         .first()
         .and_then(|r| r[0].as_str().rsplit('\t').next().map(str::to_string))
         .unwrap_or_default();
-    let newest = db.query("SELECT doc FROM person WHERE uid = ?1", &[uid.into()])?;
+    let newest = db.query(
+        &format!("SELECT {} FROM person WHERE uid = ?1", load::DOC_COLUMNS),
+        &[uid.into()],
+    )?;
     let doc = newest
         .first()
-        .map(|r| load::source(r[0].as_str()))
+        .map(|r| load::source(r))
         .unwrap_or(Value::Null);
     let day = db
         .query("SELECT value FROM meta WHERE key = 'update_date'", &[])?

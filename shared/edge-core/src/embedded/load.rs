@@ -56,12 +56,61 @@ fn codes(doc: &Map<String, Value>) -> Vec<(Field, String)> {
     terms
 }
 
+/// The columns a stored document is read back with, in this order (see [`source`]).
+pub const DOC_COLUMNS: &str = "doc, uid, sex, birth, death, source, age";
+
+/// Where a field's value can be rebuilt from, so it is stored as `0` when equal to it: one
+/// of [`DOC_COLUMNS`] (by position), or another field.
+enum Origin {
+    Column(usize),
+    Field(&'static str),
+}
+
+fn origin(field: &str) -> Option<Origin> {
+    Some(match field {
+        "UID" => Origin::Column(1),
+        "SEXE" => Origin::Column(2),
+        "DATE_NAISSANCE" => Origin::Column(3),
+        "DATE_DECES" => Origin::Column(4),
+        "SOURCE" => Origin::Column(5),
+        "AGE_DECES" => Origin::Column(6),
+        "DATE_NAISSANCE_NORM" => Origin::Field("DATE_NAISSANCE"),
+        "DATE_DECES_NORM" => Origin::Field("DATE_DECES"),
+        "CODE_INSEE_NAISSANCE_HISTORIQUE" => Origin::Field("CODE_INSEE_NAISSANCE"),
+        "CODE_INSEE_DECES_HISTORIQUE" => Origin::Field("CODE_INSEE_DECES"),
+        _ => return None,
+    })
+}
+
+/// A column's value as the document holds it.
+fn column_value(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Text(s) if !s.is_empty() => Value::from(s.as_str()),
+        SqlValue::Integer(i) => Value::from(*i),
+        _ => Value::Null,
+    }
+}
+
 /// The stored document: the values of the fields searches read, in [`SOURCE_FIELDS`]
 /// order (its repeated field once), as a JSON array without the keys, `null` for a field
-/// the record lacks, trailing ones left out.
-pub fn stored(doc: &Map<String, Value>) -> String {
+/// the record lacks, `0` for one equal to what it is rebuilt from (a column of the row,
+/// or another field: a repaired date equal to the raw one, a code history that is the
+/// code), trailing `null`s left out. `columns` are the row's [`DOC_COLUMNS`] after `doc`.
+fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> String {
     let mut values: Vec<Value> = doc_fields()
-        .map(|f| doc.get(f).cloned().unwrap_or(Value::Null))
+        .map(|f| {
+            let v = doc.get(f).cloned().unwrap_or(Value::Null);
+            let rebuilt = match origin(f) {
+                Some(Origin::Column(i)) => columns.get(i - 1).map(column_value),
+                Some(Origin::Field(other)) => doc.get(other).cloned(),
+                None => None,
+            };
+            if !v.is_null() && rebuilt.as_ref() == Some(&v) {
+                Value::from(0)
+            } else {
+                v
+            }
+        })
         .collect();
     while values.last() == Some(&Value::Null) {
         values.pop();
@@ -69,14 +118,32 @@ pub fn stored(doc: &Map<String, Value>) -> String {
     Value::Array(values).to_string()
 }
 
-/// The `_source` of a stored document.
-pub fn source(stored: &str) -> Value {
-    let values: Vec<Value> = serde_json::from_str(stored).unwrap_or_default();
-    let object: Map<String, Value> = doc_fields()
+/// The `_source` of a stored document, from its row's [`DOC_COLUMNS`].
+pub fn source(row: &[SqlValue]) -> Value {
+    let text = row.first().map(SqlValue::as_str).unwrap_or("[]");
+    let values: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    let mut object: Map<String, Value> = doc_fields()
         .zip(values)
         .filter(|(_, v)| !v.is_null())
         .map(|(f, v)| (f.to_string(), v))
         .collect();
+    // Columns first: the fields rebuilt from other fields may read them.
+    for pass in 0..2 {
+        for f in doc_fields() {
+            if object.get(f) != Some(&Value::from(0)) {
+                continue;
+            }
+            let rebuilt = match (pass, origin(f)) {
+                (0, Some(Origin::Column(i))) => row.get(i).map(column_value),
+                (1, Some(Origin::Field(other))) => object.get(other).cloned(),
+                _ => continue,
+            };
+            match rebuilt {
+                Some(v) if !v.is_null() => object.insert(f.to_string(), v),
+                _ => object.remove(f),
+            };
+        }
+    }
     Value::Object(object)
 }
 
@@ -130,17 +197,26 @@ impl Row {
             .map(|(f, t)| f.indexed(t))
             .collect();
         let newest = (text(doc, "SOURCE"), text(doc, "DATE_DECES"), uid.clone());
-        let params = vec![
-            SqlValue::from(uid),
-            SqlValue::from(stored(doc)),
-            SqlValue::from(nom),
-            SqlValue::from(prenoms),
+        // The columns a stored document is rebuilt with (DOC_COLUMNS after `doc`).
+        let columns = [
+            SqlValue::from(uid.clone()),
             SqlValue::from(text(doc, "SEXE")),
             SqlValue::from(text(doc, "DATE_NAISSANCE")),
             SqlValue::from(text(doc, "DATE_DECES")),
+            SqlValue::from(text(doc, "SOURCE")),
             age.map(|a| SqlValue::Integer(a as i64))
                 .unwrap_or(SqlValue::Null),
-            SqlValue::from(text(doc, "SOURCE")),
+        ];
+        let params = vec![
+            SqlValue::from(uid),
+            SqlValue::from(stored(doc, &columns)),
+            SqlValue::from(nom),
+            SqlValue::from(prenoms),
+            columns[1].clone(),
+            columns[2].clone(),
+            columns[3].clone(),
+            columns[5].clone(),
+            columns[4].clone(),
             SqlValue::from(birth.map(|p| p.0)),
             SqlValue::from(birth.map(|p| p.1)),
             SqlValue::from(death.map(|p| p.0)),
@@ -241,5 +317,37 @@ impl Loader {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[day.into()],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored document reads back as the document (the fields searches read).
+    #[test]
+    fn stored_documents_read_back_whole() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/goldens/fixtures/records.json"
+        );
+        let mut docs: Vec<Map<String, Value>> =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut odd = docs[0].clone();
+        odd.insert("AGE_DECES".into(), Value::from(84.0));
+        odd.insert("DATE_DECES_NORM".into(), Value::from("20200116"));
+        odd.insert("SOURCE".into(), Value::from(7));
+        odd.remove("SEXE");
+        docs.push(odd);
+        for doc in docs {
+            let row = Row::of(&doc).unwrap();
+            // person params: uid, doc, nom, prenoms, sex, birth, death, age, source, ...
+            let p = &row.params;
+            let read = [&p[1], &p[0], &p[4], &p[5], &p[6], &p[8], &p[7]].map(Clone::clone);
+            let expected: Map<String, Value> = doc_fields()
+                .filter_map(|f| Some((f.to_string(), doc.get(f)?.clone())))
+                .collect();
+            assert_eq!(source(&read), Value::Object(expected), "{}", p[1].as_str());
+        }
     }
 }
