@@ -57,11 +57,18 @@ fn main() {
         .unwrap_or(0);
     let mut rng = Rng(seed);
     let mut drawn = Vec::new();
-    while drawn.len() < n {
+    // Bounded: a database of records without names cannot loop for ever.
+    for _ in 0..n.saturating_mul(100) {
+        if drawn.len() >= n {
+            break;
+        }
         let id = 1 + rng.below(total as usize) as i64;
         let rows = db
             .query(
-                "SELECT uid, doc FROM person WHERE id = ?1",
+                &format!(
+                    "SELECT {} FROM person WHERE id = ?1",
+                    edge_core::embedded::load::DOC_COLUMNS
+                ),
                 &[SqlValue::Integer(id)],
             )
             .unwrap();
