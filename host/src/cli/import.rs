@@ -298,21 +298,7 @@ fn today() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (y, m, d) = civil_from_days(secs as i64 / 86_400);
-    format!("{y:04}{m:02}{d:02}")
-}
-
-/// Days since 1970-01-01 to a calendar date (proleptic Gregorian).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    insee::date_of_unix_day(secs as i64 / 86_400)
 }
 
 /// A file's bytes, gunzipped when its name ends in `.gz`.
@@ -495,16 +481,4 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let mut err = std::io::stderr();
     let _ = writeln!(err, "deces-edge: import into {}: {summary}", path.display());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
-    }
 }

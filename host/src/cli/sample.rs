@@ -113,7 +113,8 @@ pub fn write(n: u64, seed: u64, out: &mut impl Write) -> Result<()> {
             prenoms[0] = format!("{}-{}", prenoms[0], given.one(&mut rng));
         }
         let death_day = rng.gen_range(0..(2026 - 1970) * 365 + 330);
-        let (dy, dm, dd) = crate::cli::import::civil_from_days(death_day as i64);
+        let death = edge_core::insee::date_of_unix_day(death_day as i64);
+        let dy: i64 = death[..4].parse().unwrap_or(1970);
         let age: i64 = ((0..4).map(|_| rng.gen_range(0..=52)).sum::<i64>() / 2
             + rng.gen_range(0..=10))
         .min(105);
@@ -136,7 +137,7 @@ pub fn write(n: u64, seed: u64, out: &mut impl Write) -> Result<()> {
             abroad.one(&mut rng).0.clone()
         };
         let line = format!(
-            "{:<80}{}{:04}{:02}{:02}{:<5}{:<30}{:<30}{:04}{:02}{:02}{:<5}{:<9}",
+            "{:<80}{}{:04}{:02}{:02}{:<5}{:<30}{:<30}{}{:<5}{:<9}",
             format!("{nom}*{}/", prenoms.join(" ")),
             if female_sex { 2 } else { 1 },
             by.max(1870),
@@ -145,9 +146,7 @@ pub fn write(n: u64, seed: u64, out: &mut impl Write) -> Result<()> {
             bcode,
             blabel.chars().take(30).collect::<String>(),
             bcountry.chars().take(30).collect::<String>(),
-            dy,
-            dm,
-            dd,
+            death,
             dcode,
             rng.gen_range(1..2000),
         );

@@ -15,6 +15,7 @@ use super::text::{deletions, distance, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
 use crate::search::dates::DateQuery;
 use crate::search::fields::{Kind, Param};
+use crate::search::query::{full_text_parts, DISTANCE_UNITS, PARTICLES};
 use crate::search::request::{age_range, as_text, geo_point, SearchRequest, MAX_WINDOW};
 use crate::version::IndexFacts;
 use base64::Engine as _;
@@ -209,22 +210,12 @@ fn conditions(req: &SearchRequest) -> Vec<Cond> {
 
 /// `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
 fn full_text(q: &str) -> Vec<Cond> {
-    const PARTICLES: [&str; 6] = ["el", "d", "le", "de", "la", "los"];
     let mut out = Vec::new();
-    let words: Vec<&str> = q.split_whitespace().collect();
-    let date = words.iter().find_map(|t| {
-        let b = t.as_bytes();
-        let shaped = b.len() == 10
-            && b[2] == b'/'
-            && b[5] == b'/'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
-        shaped.then(|| format!("{}{}{}", &t[6..], &t[3..5], &t[..2]))
-    });
+    let (words, date) = full_text_parts(q);
+    // The index's tokens of the name words, particles left out again once split
+    // (`d'Artagnan` gives `d` and `artagnan`).
     let names: Vec<String> = words
         .iter()
-        .filter(|w| w.chars().any(char::is_alphabetic))
         .flat_map(|w| tokens(w))
         .filter(|t| !PARTICLES.contains(&t.as_str()))
         .collect();
@@ -243,26 +234,7 @@ fn full_text(q: &str) -> Vec<Cond> {
 
 /// A distance such as `10km` in metres (`None` when it is not one).
 fn metres(d: &str) -> Option<f64> {
-    const UNITS: [(&str, f64); 17] = [
-        ("millimeters", 0.001),
-        ("centimeters", 0.01),
-        ("kilometers", 1000.0),
-        ("meters", 1.0),
-        ("miles", 1609.344),
-        ("yards", 0.9144),
-        ("feet", 0.3048),
-        ("inch", 0.0254),
-        ("mm", 0.001),
-        ("cm", 0.01),
-        ("km", 1000.0),
-        ("mi", 1609.344),
-        ("yd", 0.9144),
-        ("ft", 0.3048),
-        ("in", 0.0254),
-        ("NM", 1852.0),
-        ("m", 1.0),
-    ];
-    UNITS.iter().find_map(|(unit, factor)| {
+    DISTANCE_UNITS.iter().find_map(|(unit, factor)| {
         let n: f64 = d.strip_suffix(unit)?.trim().parse().ok()?;
         (n > 0.0 && n.is_finite()).then_some(n * factor)
     })

@@ -409,6 +409,21 @@ fn days(date: &str) -> i64 {
     era * 146_097 + doe
 }
 
+/// The `yyyyMMdd` date of a day counted from 1970-01-01 (the inverse of [`days`], in
+/// Howard Hinnant's civil-from-days form).
+pub fn date_of_unix_day(unix_day: i64) -> String {
+    let z = unix_day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}")
+}
+
 /// SOURCE from a file name: everything up to `deces-` and the `.txt`/`.txt.gz` suffix
 /// removed (`deces-2020-m01.txt.gz` → `2020-m01`).
 pub fn source_of(file_name: &str) -> String {
@@ -482,6 +497,17 @@ mod tests {
             (r.pays_naissance.as_str(), r.commune_naissance.as_str()),
             ("MAROC", "CASABLANCA")
         );
+    }
+
+    #[test]
+    fn unix_days_and_dates_round_trip() {
+        assert_eq!(date_of_unix_day(0), "19700101");
+        assert_eq!(date_of_unix_day(19_723), "20240101");
+        assert_eq!(date_of_unix_day(20_513), "20260301");
+        let epoch = days("19700101");
+        for d in [-25_000, -1, 0, 59, 60, 11_016, 20_000, 40_000] {
+            assert_eq!(days(&date_of_unix_day(d)) - epoch, d);
+        }
     }
 
     #[test]

@@ -234,28 +234,31 @@ fn date(field: &str, d: DateQuery, fuzzy: bool) -> Node<'_> {
     }
 }
 
+/// The distance units Elasticsearch knows, in metres, longest names first (so a suffix
+/// test finds `km` before `m`).
+pub const DISTANCE_UNITS: [(&str, f64); 17] = [
+    ("millimeters", 0.001),
+    ("centimeters", 0.01),
+    ("kilometers", 1000.0),
+    ("meters", 1.0),
+    ("miles", 1609.344),
+    ("yards", 0.9144),
+    ("feet", 0.3048),
+    ("inch", 0.0254),
+    ("mm", 0.001),
+    ("cm", 0.01),
+    ("km", 1000.0),
+    ("mi", 1609.344),
+    ("yd", 0.9144),
+    ("ft", 0.3048),
+    ("in", 0.0254),
+    ("NM", 1852.0),
+    ("m", 1.0),
+];
+
 /// A distance Elasticsearch understands: a positive number and a unit at the end.
 fn distance_ok(d: &str) -> bool {
-    const UNITS: [&str; 17] = [
-        "mi",
-        "miles",
-        "yd",
-        "yards",
-        "ft",
-        "feet",
-        "in",
-        "inch",
-        "km",
-        "kilometers",
-        "m",
-        "meters",
-        "cm",
-        "centimeters",
-        "mm",
-        "millimeters",
-        "NM",
-    ];
-    UNITS.iter().any(|unit| {
+    DISTANCE_UNITS.iter().any(|(unit, _)| {
         d.strip_suffix(unit).is_some_and(|rest| {
             let rest = rest.trim_end();
             let digits = rest.bytes().rev().take_while(u8::is_ascii_digit).count();
@@ -265,14 +268,18 @@ fn distance_ok(d: &str) -> bool {
     })
 }
 
-/// Full-text `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
-fn simple_match(q: &str) -> Node<'static> {
+/// Words a full-text `q` does not search for.
+pub const PARTICLES: [&str; 6] = ["el", "d", "le", "de", "la", "los"];
+
+/// Full-text `q`, as the original read it: its words with accents removed, the name words
+/// (a letter, not a particle) and the first `dd/MM/yyyy` date as `yyyyMMdd`.
+pub fn full_text_parts(q: &str) -> (Vec<String>, Option<String>) {
     let folded: String = q
         .nfkd()
         .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
         .collect();
-    let tokens: Vec<&str> = folded.split_whitespace().collect();
-    let date = tokens.iter().find_map(|t| {
+    let words: Vec<&str> = folded.split_whitespace().collect();
+    let date = words.iter().find_map(|t| {
         let b = t.as_bytes();
         (b.len() == 10
             && b[2] == b'/'
@@ -282,16 +289,18 @@ fn simple_match(q: &str) -> Node<'static> {
                 .all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit()))
         .then(|| format!("{}{}{}", &t[6..], &t[3..5], &t[..2]))
     });
-    let names: Vec<&str> = tokens
+    let names = words
         .iter()
-        .copied()
         .filter(|t| t.bytes().any(|b| b.is_ascii_alphabetic()))
-        .filter(|t| {
-            !["el", "d", "le", "de", "la", "los"]
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(t))
-        })
+        .filter(|t| !PARTICLES.iter().any(|p| p.eq_ignore_ascii_case(t)))
+        .map(|t| t.to_string())
         .collect();
+    (names, date)
+}
+
+/// Full-text `q`: names (particles dropped) and the first `dd/MM/yyyy` date.
+fn simple_match(q: &str) -> Node<'static> {
+    let (names, date) = full_text_parts(q);
     let names_query = (!names.is_empty()).then(|| {
         let joined = names.join(" ");
         let mut must = vec![
