@@ -118,6 +118,9 @@ pub fn open(path: &Path) -> Result<Connection> {
     db.pragma_update(None, "synchronous", "OFF")?;
     db.pragma_update(None, "cache_size", -200_000)?;
     load::create_schema(&mut db).map_err(|e| anyhow!(e))?;
+    // The term index keeps 16 MB of new terms in memory before writing a segment (1 MB
+    // by default): a batch's terms in one or two segments, fewer to merge.
+    db.execute_batch("INSERT INTO terms (terms, rank) VALUES ('hashsize', 16000000)")?;
     Ok(db)
 }
 
@@ -348,8 +351,12 @@ const CHUNK: usize = 2_000;
 /// Numbered lines (1-based), without their line ends.
 type Chunk = Vec<(u64, Vec<u8>)>;
 
+/// Chunks read ahead of the one being stored (prepared or being prepared).
+const READ_AHEAD: u64 = 16;
+
 /// Imports lines: numbered chunks are prepared on other threads (normalisation, documents)
-/// while this one stores them in order; malformed lines are reported with `name:line`.
+/// while this one reads the next and stores the prepared ones in order; malformed lines
+/// are reported with `name:line`. Preparing goes on while a batch commits.
 fn import_lines(
     importer: &mut Importer,
     preparer: &Arc<Preparer>,
@@ -357,42 +364,64 @@ fn import_lines(
     source: &str,
     mut next_chunk: impl FnMut() -> Result<Option<Chunk>>,
 ) -> Result<()> {
-    let threads = std::thread::available_parallelism()
+    // One core stores; the others prepare.
+    let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
+        .saturating_sub(1)
         .clamp(1, 8);
-    // At most `threads` chunks in flight, taken back in the order they were sent.
-    let mut in_flight = std::collections::VecDeque::new();
-    let mut done = false;
-    loop {
-        while !done && in_flight.len() < threads {
-            match next_chunk()? {
-                Some(chunk) => {
-                    let p = Arc::clone(preparer);
-                    let source = source.to_string();
-                    let work = move || {
-                        chunk
-                            .into_iter()
-                            .map(|(line, bytes)| (line, p.prepare(&bytes, &source, line)))
-                            .collect::<Vec<_>>()
-                    };
-                    let thread = std::thread::Builder::new().name("prepare".into());
-                    in_flight.push_back(thread.spawn(work)?);
+    let (jobs, job_queue) = std::sync::mpsc::channel::<(u64, Chunk)>();
+    let job_queue = std::sync::Mutex::new(job_queue);
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| -> Result<()> {
+        // Moved in: whatever way this returns, the queue closes and the workers stop.
+        let jobs = jobs;
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let job_queue = &job_queue;
+            std::thread::Builder::new()
+                .name("prepare".into())
+                .spawn_scoped(scope, move || loop {
+                    let job = job_queue.lock().map(|q| q.recv());
+                    let Ok(Ok((n, chunk))) = job else { return };
+                    let prepared: Vec<(u64, Prepared)> = chunk
+                        .into_iter()
+                        .map(|(line, bytes)| (line, preparer.prepare(&bytes, source, line)))
+                        .collect();
+                    if done_tx.send((n, prepared)).is_err() {
+                        return;
+                    }
+                })?;
+        }
+        drop(done_tx);
+        let (mut sent, mut stored, mut end) = (0u64, 0u64, false);
+        let mut ready = std::collections::BTreeMap::new();
+        loop {
+            while !end && sent - stored < READ_AHEAD {
+                match next_chunk()? {
+                    Some(chunk) => {
+                        jobs.send((sent, chunk))?;
+                        sent += 1;
+                    }
+                    None => end = true,
                 }
-                None => done = true,
             }
-        }
-        let Some(handle) = in_flight.pop_front() else {
-            return Ok(());
-        };
-        let prepared = handle
-            .join()
-            .map_err(|_| anyhow!("a preparing thread panicked"))?;
-        for (line, p) in prepared {
-            if let Err(why) = importer.store(p) {
-                eprintln!("{name}:{line}: skipped: {why}");
+            if stored == sent {
+                return Ok(());
             }
+            while !ready.contains_key(&stored) {
+                let (n, prepared) = done
+                    .recv()
+                    .map_err(|_| anyhow!("a preparing thread stopped"))?;
+                ready.insert(n, prepared);
+            }
+            for (line, p) in ready.remove(&stored).unwrap_or_default() {
+                if let Err(why) = importer.store(p) {
+                    eprintln!("{name}:{line}: skipped: {why}");
+                }
+            }
+            stored += 1;
         }
-    }
+    })
 }
 
 /// Imports one file (plain or gzipped), line by line.

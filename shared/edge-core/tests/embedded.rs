@@ -317,3 +317,63 @@ fn loading_twice_adds_nothing_and_facts_count_once() {
     assert_eq!(facts.uniq_records_count, Value::from(docs.len()));
     assert_eq!(facts.update_date, "05/03/2024");
 }
+
+/// Places are stored once, however many records share them, and read back into each.
+#[test]
+fn records_share_their_places() {
+    let docs = records();
+    let mut db = loaded(&docs);
+    let count = |db: &mut Connection, sql: &str| db.query(sql, &[]).unwrap()[0][0].as_i64();
+    let places = count(&mut db, "SELECT count(*) FROM place").unwrap();
+    let distinct = count(
+        &mut db,
+        "SELECT count(*) FROM (SELECT birth_place FROM person UNION SELECT death_place FROM person)",
+    )
+    .unwrap();
+    assert!(
+        places > 0 && places == distinct,
+        "{places} places, {distinct} used"
+    );
+    assert!(
+        places < 2 * docs.len() as i64,
+        "{places} places for {} records",
+        docs.len()
+    );
+    // A copy of a record under another UID points to the same places.
+    let mut twin = docs[0].clone();
+    twin.insert("UID".into(), Value::from("twin-of-zero"));
+    let mut loader = load::Loader::new();
+    assert!(loader.add(&mut db, &twin).unwrap());
+    loader.flush(&mut db).unwrap();
+    assert_eq!(count(&mut db, "SELECT count(*) FROM place"), Some(places));
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {} FROM person WHERE uid = 'twin-of-zero'",
+                load::DOC_COLUMNS
+            ),
+            &[],
+        )
+        .unwrap();
+    let read = load::source(&rows[0]);
+    let birth = docs[0].get("COMMUNE_NAISSANCE").cloned();
+    assert!(birth.is_some());
+    assert_eq!(read.get("COMMUNE_NAISSANCE").cloned(), birth);
+    assert_eq!(
+        read.get("CODE_INSEE_DECES"),
+        docs[0].get("CODE_INSEE_DECES")
+    );
+}
+
+/// A database an earlier layout wrote is refused with what to do, not failed row by row.
+#[test]
+fn an_earlier_layout_is_refused() {
+    let mut db = Connection::open_in_memory().unwrap();
+    db.execute_batch("CREATE TABLE person (id INTEGER PRIMARY KEY, uid TEXT, doc TEXT)")
+        .unwrap();
+    let err = load::create_schema(&mut db).unwrap_err();
+    assert!(
+        err.contains("earlier version") && err.contains("new file"),
+        "{err}"
+    );
+}

@@ -264,12 +264,13 @@ struct Row {
 }
 
 /// The columns a candidate's row reads; the stored document last, when needed.
-fn row_columns(with_doc: bool) -> &'static str {
+fn row_columns(with_doc: bool) -> String {
+    let columns = "id, nom, prenoms, sex, birth, death, age, \
+        birth_lat, birth_lon, death_lat, death_lon";
     if with_doc {
-        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon, \
-         doc, uid, sex, birth, death, source, age"
+        format!("{columns}, {}", load::DOC_COLUMNS)
     } else {
-        "id, nom, prenoms, sex, birth, death, age, birth_lat, birth_lon, death_lat, death_lon"
+        columns.to_string()
     }
 }
 

@@ -6,10 +6,24 @@ use super::text::{deletions, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
 use crate::search::fields::SOURCE_FIELDS;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Creates the tables when they are missing.
 pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
+    // A table an earlier layout made would stay as it was: say so rather than fail later.
+    let columns = db.query("SELECT name FROM pragma_table_info('person')", &[])?;
+    let has = |name: &str| {
+        columns
+            .iter()
+            .any(|c| c.first().map(SqlValue::as_str) == Some(name))
+    };
+    if !columns.is_empty() && !has("birth_place") {
+        return Err(
+            "this database was written by an earlier version of deces-edge: \
+             import into a new file"
+                .into(),
+        );
+    }
     for statement in CREATE {
         db.run(statement, &[])?;
     }
@@ -56,8 +70,37 @@ fn codes(doc: &Map<String, Value>) -> Vec<(Field, String)> {
     terms
 }
 
-/// The columns a stored document is read back with, in this order (see [`source`]).
-pub const DOC_COLUMNS: &str = "doc, uid, sex, birth, death, source, age";
+/// The columns a stored document is read back with, in this order (see [`source`]): the
+/// document, the row's columns some of its fields are rebuilt from, its two places.
+pub const DOC_COLUMNS: &str = "doc, uid, sex, birth, death, source, age, \
+    (SELECT value FROM place WHERE place.id = person.birth_place), \
+    (SELECT value FROM place WHERE place.id = person.death_place)";
+
+/// The fields of a record's place of birth and of its place of death: many records share
+/// them (a commune's code, code history, names, postal codes, department, country), so
+/// each distinct place is stored once in the `place` table and the row points to it.
+pub const PLACES: [&[&str]; 2] = [
+    &[
+        "CODE_INSEE_NAISSANCE",
+        "CODE_INSEE_NAISSANCE_HISTORIQUE",
+        "CODE_POSTAL_NAISSANCE",
+        "COMMUNE_NAISSANCE",
+        "DEPARTEMENT_NAISSANCE",
+        "PAYS_NAISSANCE",
+        "PAYS_NAISSANCE_CODEISO3",
+        "GEOPOINT_NAISSANCE",
+    ],
+    &[
+        "CODE_INSEE_DECES",
+        "CODE_INSEE_DECES_HISTORIQUE",
+        "CODE_POSTAL_DECES",
+        "COMMUNE_DECES",
+        "DEPARTEMENT_DECES",
+        "PAYS_DECES",
+        "PAYS_DECES_CODEISO3",
+        "GEOPOINT_DECES",
+    ],
+];
 
 /// Where a field's value can be rebuilt from, so it is stored as `0` when equal to it: one
 /// of [`DOC_COLUMNS`] (by position), or another field.
@@ -91,14 +134,24 @@ fn column_value(v: &SqlValue) -> Value {
     }
 }
 
-/// The stored document: the values of the fields searches read, in [`SOURCE_FIELDS`]
-/// order (its repeated field once), as a JSON array without the keys, `null` for a field
-/// the record lacks, `0` for one equal to what it is rebuilt from (a column of the row,
-/// or another field: a repaired date equal to the raw one, a code history that is the
-/// code), trailing `null`s left out. `columns` are the row's [`DOC_COLUMNS`] after `doc`.
-fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> String {
-    let mut values: Vec<Value> = doc_fields()
-        .map(|f| {
+/// A JSON array without its trailing `null`s.
+fn compact(mut values: Vec<Value>) -> Vec<Value> {
+    while values.last() == Some(&Value::Null) {
+        values.pop();
+    }
+    values
+}
+
+/// The stored document and its two places. The document is the values of the fields
+/// searches read, in [`SOURCE_FIELDS`] order (its repeated field once) but for its places'
+/// fields, as a JSON array without the keys, `null` for a field the record lacks, `0` for one
+/// equal to what it is rebuilt from (a column of the row, or another field: a repaired
+/// date equal to the raw one, a code history that is the code), trailing `null`s left out.
+/// A place is the array of its [`PLACES`] fields' values, made the same way, `None` when
+/// the record has none of them. `columns` are the row's [`DOC_COLUMNS`] after `doc`.
+fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> (String, [Option<String>; 2]) {
+    let values = |fields: &mut dyn Iterator<Item = &str>| -> Vec<Value> {
+        let values = fields.map(|f| {
             let v = doc.get(f).cloned().unwrap_or(Value::Null);
             let rebuilt = match origin(f) {
                 Some(Origin::Column(i)) => columns.get(i - 1).map(column_value),
@@ -110,20 +163,30 @@ fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> String {
             } else {
                 v
             }
-        })
-        .collect();
-    while values.last() == Some(&Value::Null) {
-        values.pop();
-    }
-    Value::Array(values).to_string()
+        });
+        compact(values.collect())
+    };
+    let places = PLACES.map(|place| {
+        let place = values(&mut place.iter().copied());
+        (!place.is_empty()).then(|| Value::Array(place).to_string())
+    });
+    (Value::Array(values(&mut kept_fields())).to_string(), places)
 }
 
 /// The `_source` of a stored document, from its row's [`DOC_COLUMNS`].
 pub fn source(row: &[SqlValue]) -> Value {
-    let text = row.first().map(SqlValue::as_str).unwrap_or("[]");
-    let values: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
-    let mut object: Map<String, Value> = doc_fields()
-        .zip(values)
+    let array = |i: usize| -> Vec<Value> {
+        let text = row.get(i).map(SqlValue::as_str).unwrap_or("");
+        serde_json::from_str(text).unwrap_or_default()
+    };
+    let mut object: Map<String, Value> = kept_fields()
+        .zip(array(0))
+        .chain(
+            PLACES
+                .iter()
+                .enumerate()
+                .flat_map(|(i, place)| place.iter().copied().zip(array(7 + i))),
+        )
         .filter(|(_, v)| !v.is_null())
         .map(|(f, v)| (f.to_string(), v))
         .collect();
@@ -144,7 +207,19 @@ pub fn source(row: &[SqlValue]) -> Value {
             };
         }
     }
-    Value::Object(object)
+    // The document's fields in their usual order.
+    let mut ordered = Map::new();
+    for f in doc_fields() {
+        if let Some(v) = object.remove(f) {
+            ordered.insert(f.to_string(), v);
+        }
+    }
+    Value::Object(ordered)
+}
+
+/// The fields the stored document keeps itself (not its places').
+fn kept_fields() -> impl Iterator<Item = &'static str> {
+    doc_fields().filter(|f| !PLACES.iter().any(|p| p.contains(f)))
 }
 
 fn doc_fields() -> impl Iterator<Item = &'static str> {
@@ -160,6 +235,8 @@ fn doc_fields() -> impl Iterator<Item = &'static str> {
 /// them on other threads).
 pub struct Row {
     params: Vec<SqlValue>,
+    /// The birth and death places ([`PLACES`]), their ids appended to `params` when loaded.
+    places: [Option<String>; 2],
     indexed: String,
     terms: Vec<(Field, String)>,
     newest: (String, String, String),
@@ -207,9 +284,10 @@ impl Row {
             age.map(|a| SqlValue::Integer(a as i64))
                 .unwrap_or(SqlValue::Null),
         ];
+        let (stored, places) = stored(doc, &columns);
         let params = vec![
             SqlValue::from(uid),
-            SqlValue::from(stored(doc, &columns)),
+            SqlValue::from(stored),
             SqlValue::from(nom),
             SqlValue::from(prenoms),
             columns[1].clone(),
@@ -224,6 +302,7 @@ impl Row {
         ];
         Ok(Row {
             params,
+            places,
             indexed: indexed.join(" "),
             terms,
             newest,
@@ -231,12 +310,28 @@ impl Row {
     }
 }
 
-/// Loads documents, keeping the vocabulary counts of the current batch until
-/// [`Loader::flush`] writes them (call it before committing the batch's transaction).
+/// Rows as one JSON array of arrays (a statement reads them with `json_each`), `None`
+/// when there are none.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, String> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(rows)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Loads documents, keeping the term index rows and the vocabulary counts of the current
+/// batch until [`Loader::flush`] writes them (call it before committing the batch's
+/// transaction).
 #[derive(Default)]
 pub struct Loader {
     counts: BTreeMap<(Field, String), i64>,
     variants_written: HashSet<String>,
+    /// The batch's rows of the term index: (person id, text).
+    terms: Vec<(i64, String)>,
+    /// The ids of the places loaded or seen (their `place.value`).
+    place_ids: HashMap<String, i64>,
     /// The batch's newest record: (SOURCE, DATE_DECES, UID).
     newest: Option<(String, String, String)>,
 }
@@ -252,14 +347,20 @@ impl Loader {
     }
 
     /// Adds a document already turned into its row; `Ok(false)` when its UID is loaded.
-    pub fn add_row(&mut self, db: &mut impl Sql, row: Row) -> Result<bool, String> {
-        let rows = db.query(
+    pub fn add_row(&mut self, db: &mut impl Sql, mut row: Row) -> Result<bool, String> {
+        for place in std::mem::take(&mut row.places) {
+            let id = self.place_id(db, place)?;
+            row.params.push(id);
+        }
+        db.run(
             "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
-                birth_lat, birth_lon, death_lat, death_lon)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (uid) DO NOTHING RETURNING id",
+                birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (uid) DO NOTHING",
             &row.params,
         )?;
+        // (Cheaper than `RETURNING`, which goes through a temporary table.)
+        let rows = db.query("SELECT last_insert_rowid() WHERE changes() > 0", &[])?;
         let Some(id) = rows
             .first()
             .and_then(|r| r.first())
@@ -267,10 +368,7 @@ impl Loader {
         else {
             return Ok(false);
         };
-        db.run(
-            "INSERT INTO terms (rowid, t) VALUES (?1, ?2)",
-            &[id.into(), row.indexed.into()],
-        )?;
+        self.terms.push((id, row.indexed));
         for (f, t) in row.terms {
             *self.counts.entry((f, t)).or_default() += 1;
         }
@@ -281,9 +379,40 @@ impl Loader {
         Ok(true)
     }
 
+    /// A place's id, the place added when new.
+    fn place_id(&mut self, db: &mut impl Sql, place: Option<String>) -> Result<SqlValue, String> {
+        let Some(place) = place else {
+            return Ok(SqlValue::Null);
+        };
+        if let Some(id) = self.place_ids.get(&place) {
+            return Ok(SqlValue::Integer(*id));
+        }
+        let rows = db.query(
+            "INSERT INTO place (value) VALUES (?1)
+             ON CONFLICT (value) DO UPDATE SET value = excluded.value RETURNING id",
+            &[place.as_str().into()],
+        )?;
+        let id = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_i64)
+            .ok_or("a place without id")?;
+        self.place_ids.insert(place, id);
+        Ok(SqlValue::Integer(id))
+    }
+
     /// Writes the batch's vocabulary counts, the deletion variants of new terms and the
     /// newest record.
     pub fn flush(&mut self, db: &mut impl Sql) -> Result<(), String> {
+        // The term index's rows in one statement: FTS5 writes what it holds in memory
+        // to disk at each statement of the transaction, so row by row it would write (and
+        // then merge) one segment per person.
+        if let Some(rows) = json_rows(&std::mem::take(&mut self.terms))? {
+            db.run(
+                "INSERT INTO terms (rowid, t) SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
+                &[rows.into()],
+            )?;
+        }
         if let Some((source, death, uid)) = self.newest.take() {
             let key = format!("{source}\t{death}\t{uid}");
             db.run(
@@ -292,19 +421,35 @@ impl Loader {
                 &[key.into()],
             )?;
         }
-        for ((f, t), n) in std::mem::take(&mut self.counts) {
-            db.run(
-                "INSERT INTO vocab (field, term, n) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (field, term) DO UPDATE SET n = n + excluded.n",
-                &[SqlValue::Integer(f as i64), t.as_str().into(), n.into()],
-            )?;
+        // Vocabulary counts and deletion variants, sorted, each table in one statement.
+        let counts = std::mem::take(&mut self.counts);
+        let mut variants = Vec::new();
+        for (_, t) in counts.keys() {
             if self.variants_written.insert(t.clone()) {
-                for v in deletions(&t, fuzziness(&t)) {
-                    db.run(
-                        "INSERT OR IGNORE INTO variant (variant, term) VALUES (?1, ?2)",
-                        &[v.into(), t.as_str().into()],
-                    )?;
-                }
+                variants.extend(deletions(t, fuzziness(t)).into_iter().map(|v| (v, t)));
+            }
+        }
+        variants.sort_unstable();
+        variants.dedup();
+        let counts: Vec<(i64, &str, i64)> = counts
+            .iter()
+            .map(|((f, t), n)| (*f as i64, t.as_str(), *n))
+            .collect();
+        for (sql, rows) in [
+            (
+                "INSERT INTO vocab (field, term, n)
+                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+                 ON CONFLICT (field, term) DO UPDATE SET n = n + excluded.n",
+                json_rows(&counts)?,
+            ),
+            (
+                "INSERT OR IGNORE INTO variant (variant, term)
+                 SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
+                json_rows(&variants)?,
+            ),
+        ] {
+            if let Some(rows) = rows {
+                db.run(sql, &[rows.into()])?;
             }
         }
         Ok(())
@@ -343,7 +488,14 @@ mod tests {
             let row = Row::of(&doc).unwrap();
             // person params: uid, doc, nom, prenoms, sex, birth, death, age, source, ...
             let p = &row.params;
-            let read = [&p[1], &p[0], &p[4], &p[5], &p[6], &p[8], &p[7]].map(Clone::clone);
+            let places = row
+                .places
+                .clone()
+                .map(|p| p.map_or(SqlValue::Null, SqlValue::from));
+            let mut read = [&p[1], &p[0], &p[4], &p[5], &p[6], &p[8], &p[7]]
+                .map(Clone::clone)
+                .to_vec();
+            read.extend(places);
             let expected: Map<String, Value> = doc_fields()
                 .filter_map(|f| Some((f.to_string(), doc.get(f)?.clone())))
                 .collect();

@@ -16,8 +16,12 @@ pub const CREATE: &[&str] = &[
         death TEXT NOT NULL,
         age INTEGER,
         source TEXT NOT NULL,
-        birth_lat REAL, birth_lon REAL, death_lat REAL, death_lon REAL
+        birth_lat REAL, birth_lon REAL, death_lat REAL, death_lon REAL,
+        birth_place INTEGER, death_place INTEGER
     )",
+    // The places records share (a commune's code, names, postal codes, department,
+    // country...), each stored once: `load::PLACES` lists their fields.
+    "CREATE TABLE IF NOT EXISTS place (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)",
     "CREATE INDEX IF NOT EXISTS person_birth ON person (birth)",
     "CREATE INDEX IF NOT EXISTS person_death ON person (death)",
     // The term index: one row per person (rowid = person id) whose text is every term of

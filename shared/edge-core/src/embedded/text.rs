@@ -2,12 +2,10 @@
 //! `norm` normalizer's whole value; Elasticsearch's `auto` fuzziness; edit distances and
 //! the deletion neighbourhood that finds fuzzy terms through an index.
 
-use unicode_normalization::UnicodeNormalization;
-
 /// ASCII folding and lower case, every character that is not a letter or digit a space.
 fn folded(text: &str) -> String {
-    text.nfkd()
-        .filter(char::is_ascii)
+    crate::insee::ascii_fold(text)
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_lowercase()

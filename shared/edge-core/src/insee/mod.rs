@@ -76,6 +76,9 @@ pub fn latin1(bytes: &[u8]) -> String {
 
 /// NFKD, then every non-ASCII character dropped.
 pub fn ascii_fold(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
     text.nfkd().filter(char::is_ascii).collect()
 }
 
@@ -167,8 +170,13 @@ impl RawRecord {
     /// Surname, given names and first given name (4.3), title-cased.
     pub fn names(&self) -> Names {
         // A whitespace before `?` is an undecodable character's remnant.
-        let cleaned = whitespace_before_question_mark().replace_all(&self.nom_prenoms, "X");
-        let whole = cleaned.to_string();
+        let whole = if self.nom_prenoms.contains('?') {
+            whitespace_before_question_mark()
+                .replace_all(&self.nom_prenoms, "X")
+                .into_owned()
+        } else {
+            self.nom_prenoms.clone()
+        };
         let (nom, prenoms) = match (whole.ends_with('/'), whole.rfind('*')) {
             (true, Some(star)) => (
                 whole[..star].to_string(),
@@ -370,16 +378,29 @@ fn date_repairs() -> &'static [(Regex, &'static str)] {
 
 /// A raw `AAAAMMJJ` date repaired as dataprep does, or `None` when nothing valid is left.
 pub fn normalise_date(raw: &str) -> Option<String> {
+    // A valid date is what every repair leaves as it is (most dates: no rule runs).
+    if is_valid_date(raw) {
+        return Some(raw.to_string());
+    }
+    repaired_date(raw)
+}
+
+/// The repairs of 4.5 applied one after the other, then the validity check.
+fn repaired_date(raw: &str) -> Option<String> {
     let mut value = raw.to_string();
     for (re, with) in date_repairs() {
         value = re.replace_all(&value, *with).into_owned();
     }
-    let valid = value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) && {
+    is_valid_date(&value).then_some(value)
+}
+
+/// `yyyyMMdd` of a day of the calendar.
+fn is_valid_date(value: &str) -> bool {
+    value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) && {
         let n = |r: std::ops::Range<usize>| value[r].parse::<u32>().unwrap_or(0);
         let (y, m, d) = (n(0..4), n(4..6), n(6..8));
         y >= 1 && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
-    };
-    valid.then_some(value)
+    }
 }
 
 fn leap(y: u32) -> bool {
@@ -626,6 +647,16 @@ mod tests {
             ("00000000", None),
         ] {
             assert_eq!(normalise_date(raw).as_deref(), norm, "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Taking a valid date as it is gives what the repairs give.
+        #[test]
+        fn valid_dates_are_what_the_repairs_leave(
+            raw in "[0-9]{8}|(1[89]|20)[0-9]{2}(0[0-9]|1[0-9]|[2-9][0-9])[0-3][0-9]|[0-9 /a-z]{0,10}"
+        ) {
+            proptest::prop_assert_eq!(normalise_date(&raw), repaired_date(&raw));
         }
     }
 
