@@ -1,4 +1,5 @@
-//! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, and the
+//! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, POST
+//! /compare (the matching score of two persons, computed here), and the
 //! JSON 404 for every other path under the API prefix, on the backend `search_backend`
 //! names: `sqlite` (the embedded index in the granted database `default`) or
 //! `elasticsearch` (`es_url`). The logic is in `edge-core`.
@@ -8,7 +9,7 @@ use edge_core::embedded::backend::{Embedded, SearchBackend};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
-use edge_core::{token, version};
+use edge_core::{score, token, version};
 use edge_spin::{now_seconds, outbound, variable};
 use edge_spin::{Request, ResponseOutparam};
 use spin_sdk::http::Method;
@@ -30,6 +31,8 @@ fn route(req: &Request) -> JsonReply {
             Method::Get | Method::Post => search_reply(req),
             _ => api::method_not_allowed(),
         },
+        Some("/compare") if *req.method() == Method::Post => score::reply(req.body(), None),
+        Some("/compare") => api::method_not_allowed(),
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
         Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
         Some("/healthcheck" | "/version") => api::method_not_allowed(),

@@ -7,6 +7,8 @@ pub mod name;
 pub mod place;
 pub mod text;
 
+use crate::api::JsonReply;
+use crate::search::error::{type_error, SearchError};
 use date::DateIn;
 use name::Names;
 use place::{Communes, Location};
@@ -468,27 +470,34 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
     out
 }
 
-/// What is wrong with a /compare body, as the original's validation said it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareError {
-    pub field: String,
-    pub message: String,
+/// POST /compare's answer to a body: the score object, 400 for a body that is not JSON,
+/// 413 above the search bodies' limit, 422 (as the original's validation) without a
+/// person. Whatever the persons hold, never a 500 (api.md FIX).
+pub fn reply(body: &[u8], communes: Option<&Communes>) -> JsonReply {
+    if body.len() > crate::search::MAX_BODY_BYTES {
+        return crate::api::payload_too_large();
+    }
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return SearchError::BadJson.reply();
+    };
+    match compare(&json, communes) {
+        Ok(score) => JsonReply::new(200, score),
+        Err(e) => SearchError::Types(e).reply(),
+    }
 }
 
-/// POST /compare: `{"personA", "personB", "params"?}` to the score object.
-pub fn compare(body: &Value, communes: Option<&Communes>) -> Result<Value, CompareError> {
-    let field = |key: &str| -> Result<&Map<String, Value>, CompareError> {
-        match body.get(key) {
-            Some(Value::Object(o)) => Ok(o),
-            None | Some(Value::Null) => Err(CompareError {
-                field: format!("requestBody.{key}"),
-                message: format!("'{key}' is required"),
-            }),
-            Some(_) => Err(CompareError {
-                field: format!("requestBody.{key}"),
-                message: "invalid object".into(),
-            }),
-        }
+/// POST /compare: `{"personA", "personB", "params"?}` to the score object, or the type
+/// errors of a body without its persons.
+pub fn compare(body: &Value, communes: Option<&Communes>) -> Result<Value, Map<String, Value>> {
+    let field = |key: &str| -> Result<&Map<String, Value>, Map<String, Value>> {
+        let (message, value) = match body.get(key) {
+            Some(Value::Object(o)) => return Ok(o),
+            None | Some(Value::Null) => (format!("'{key}' is required"), None),
+            Some(other) => ("invalid object".to_string(), Some(other)),
+        };
+        let mut errors = Map::new();
+        errors.insert(format!("requestBody.{key}"), type_error(message, value));
+        Err(errors)
     };
     let a = person_from_request(field("personA")?);
     let b = person_from_request(field("personB")?);
