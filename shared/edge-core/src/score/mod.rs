@@ -336,8 +336,28 @@ fn date_given(event: Option<&Event>) -> bool {
 
 /// 9 `ScoreResult`: the sub-scores of A against B and their `score` (and `explain`).
 pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&Communes>) -> Value {
-    let mut obj = Obj::default();
     let mut explain = params.explain.then(Explain::default);
+    let obj = scored_pair(a, b, params, communes, explain.as_mut());
+    let mut out = obj.to_json();
+    if let (Some(e), Value::Object(map)) = (explain, &mut out) {
+        map.insert("explain".into(), Value::Object(e.0));
+    }
+    out
+}
+
+/// [`score_result`] without the explain, as sub-scores.
+fn score_result_obj(a: &Person, b: &Person, params: &Params, communes: Option<&Communes>) -> Obj {
+    scored_pair(a, b, params, communes, None)
+}
+
+fn scored_pair(
+    a: &Person,
+    b: &Person,
+    params: &Params,
+    communes: Option<&Communes>,
+    mut explain: Option<&mut Explain>,
+) -> Obj {
+    let mut obj = Obj::default();
     let prune = params.prune;
     let not_pruned = |obj: &Obj| prune < score_reduce(obj, true);
     let fmt_a = params.date_format_a.as_deref();
@@ -351,7 +371,7 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
             fmt_b,
             foreign(b.birth.as_ref()),
             "birth",
-            explain.as_mut(),
+            explain.as_deref_mut(),
         );
         obj.set("birthDate", s);
     }
@@ -362,19 +382,19 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
         if not_pruned(&obj) || !obj.has("birthDate") {
             let female = b.sex.as_deref() == Some("F");
             let name = if female {
-                if let Some(e) = explain.as_mut() {
+                if let Some(e) = explain.as_deref_mut() {
                     e.set(&["sex"], json!("F"));
                 }
-                let n = name::score_name(a_names, b_names, true, explain.as_mut());
+                let n = name::score_name(a_names, b_names, true, explain.as_deref_mut());
                 if text::present(&a_names.legal) {
-                    if let Some(e) = explain.as_mut() {
+                    if let Some(e) = explain.as_deref_mut() {
                         e.set(&["legalName"], json!(true));
                     }
                 }
                 n
             } else {
                 let n = name::score_name(a_names, b_names, false, None);
-                if let Some(e) = explain.as_mut() {
+                if let Some(e) = explain.as_deref_mut() {
                     e.set(&["sex"], json!("M"));
                 }
                 n
@@ -415,7 +435,7 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
             .as_ref()
             .and_then(|e| e.location.as_ref())
             .unwrap_or(&none);
-        let loc = place::score_location(la, lb, "birth", communes, explain.as_mut());
+        let loc = place::score_location(la, lb, "birth", communes, explain.as_deref_mut());
         obj.put("birthLocation", Sv::O(loc));
     } else {
         obj.set("score", 0.0);
@@ -430,7 +450,7 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
                 fmt_b,
                 foreign(b.death.as_ref()),
                 "death",
-                explain.as_mut(),
+                explain.as_deref_mut(),
             );
             obj.set("deathDate", s);
         } else {
@@ -453,7 +473,7 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
                 .as_ref()
                 .and_then(|e| e.location.as_ref())
                 .unwrap_or(&none);
-            let loc = place::score_location(la, lb, "death", communes, explain.as_mut());
+            let loc = place::score_location(la, lb, "death", communes, explain.as_deref_mut());
             obj.put("deathLocation", Sv::O(loc));
         } else {
             obj.set("score", 0.0);
@@ -463,11 +483,148 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
         let s = score_reduce(&obj, true);
         obj.set("score", s);
     }
-    let mut out = obj.to_json();
-    if let (Some(e), Value::Object(map)) = (explain, &mut out) {
-        map.insert("explain".into(), Value::Object(e.0));
+    obj
+}
+
+/// What scoring a hit of a result list gives it: its `score` (`None`: not scored, a hit
+/// Elasticsearch sorted on another field) and its `scores` object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub score: Option<f64>,
+    pub scores: Value,
+}
+
+/// 10 `scoreResults`: every hit (a person and its Elasticsearch `_score`) scored against
+/// the request object (the search's echo), the multi-match penalty applied; in the hits'
+/// order. `candidates` is how many matches a request expects (1 for a search).
+pub fn score_results(
+    request: &Map<String, Value>,
+    hits: &[(Person, Option<f64>)],
+    params: &Params,
+    candidates: f64,
+    communes: Option<&Communes>,
+) -> Vec<Scored> {
+    let given = |keys: &[&str]| {
+        keys.iter().any(|k| match request.get(*k) {
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Null) | None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => true,
+        })
+    };
+    let meaningful = [
+        given(&["fullText", "lastName", "firstName"]),
+        given(&["birthDate"]),
+        given(&[
+            "birthCity",
+            "birthLocationCode",
+            "birthCountry",
+            "birthDepartment",
+            "birthGeoPoint",
+        ]),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count() as f64;
+    let a = person_from_request(request);
+    // Per hit: score, scores, name score, female.
+    let mut scored: Vec<(Option<f64>, Obj, Option<f64>, bool)> = Vec::with_capacity(hits.len());
+    let (mut max_score, mut perfect, mut perfect_name) = (0.0f64, 0usize, false);
+    for (b, es) in hits {
+        let Some(es) = es.filter(|s| *s > 0.0) else {
+            let mut scores = Obj::default();
+            scores.set("score", 0.0);
+            scored.push((None, scores, None, false));
+            continue;
+        };
+        let mut s = score_result_obj(&a, b, params, communes);
+        let name = s.get("name");
+        let p = [name, s.get("birthLocation")]
+            .iter()
+            .filter(|v| v.is_some_and(|v| v >= PERFECT_SCORE_THRESHOLD))
+            .count() as f64;
+        let k = s.0.len() as f64;
+        let denominator = 0.5 * p + k;
+        let exponent = meaningful / if denominator == 0.0 { 1.0 } else { denominator };
+        let score = r2(r2(s.get("score").unwrap_or(0.0)).powf(exponent));
+        s.set("score", score);
+        s.set("es", r2(0.005 * es.min(200.0)));
+        let score = r2(score);
+        let female = b.sex.as_deref() == Some("F");
+        max_score = max_score.max(score);
+        if score >= PERFECT_SCORE_THRESHOLD {
+            perfect += 1;
+        }
+        if female && name.is_some_and(|n| n > 0.65) {
+            perfect_name = true;
+        }
+        scored.push((Some(score), s, name, female));
     }
-    out
+    // The multi-match penalty, over the hits kept, best first.
+    let prune = params.prune;
+    let mut order: Vec<usize> = (0..scored.len())
+        .filter(|i| scored[*i].0.is_some_and(|s| s >= prune))
+        .collect();
+    let best = order
+        .iter()
+        .filter(|i| scored[**i].0 == Some(max_score))
+        .count();
+    let filtered = order
+        .iter()
+        .filter(|i| {
+            let (_, _, name, female) = &scored[**i];
+            !perfect_name || !*female || name.is_some_and(|n| n > 0.65)
+        })
+        .count();
+    order.sort_by(|x, y| {
+        let (x, y) = (scored[*x].0.unwrap_or(0.0), scored[*y].0.unwrap_or(0.0));
+        y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let (n_perfect, n_best, n_filtered) = (perfect as f64, best as f64, filtered as f64);
+    for i in order {
+        let (score, scores, name, _) = &mut scored[i];
+        let mut s = score.unwrap_or(0.0);
+        if perfect_name && filtered > 0 && name.is_some_and(|n| n <= 0.65) {
+            s = 0.0;
+        }
+        if s > 0.0 && filtered > 1 {
+            let pen = if perfect > 0 {
+                1.0 - MULTIPLE_PERFECT_SCORE_PENALTY
+                    * (n_perfect - 1.0 + (n_filtered - n_perfect) / candidates)
+            } else {
+                1.0 - MULTIPLE_BEST_SCORE_PENALTY
+                    * (n_best - 1.0 + (n_filtered - n_best) / candidates)
+            }
+            .max(MULTIPLE_MATCH_PENALTY_MAX);
+            let pow = if s == max_score {
+                1.0
+            } else if s >= PERFECT_SCORE_THRESHOLD {
+                SECONDARY_CANDIDATE_PENALTY_POW + 1.0
+            } else {
+                let others = if perfect > 0 { n_perfect } else { n_best };
+                SECONDARY_CANDIDATE_PENALTY_POW + n_filtered - others
+            };
+            let penalised = r2(pen * s.powf(pow));
+            if penalised != s {
+                s = penalised;
+                let before = scores.get("score").filter(|v| truthy(*v)).unwrap_or(1.0);
+                scores.set("multiMatchPenalty", r2(s / before));
+                scores.set("multiMatch", n_filtered);
+                scores.set("score", s);
+            }
+        }
+        if s > 0.0 && s < max_score && s < SECONDARY_CANDIDATE_THRESHOLD {
+            s = 0.0;
+        }
+        *score = Some(s);
+    }
+    scored
+        .into_iter()
+        .map(|(score, scores, _, _)| Scored {
+            score,
+            scores: scores.to_json(),
+        })
+        .collect()
 }
 
 /// POST /compare's answer to a body: the score object, 400 for a body that is not JSON,

@@ -759,3 +759,97 @@ proptest::proptest! {
         proptest::prop_assert_eq!(compare(&body, None).unwrap(), out);
     }
 }
+
+fn french_hit(first: &[&str], last: &str, sex: &str, born: &str) -> Person {
+    Person {
+        birth: Some(Event {
+            date: Some(DateIn::S(born.into())),
+            location: Some(Location {
+                country: s("France"),
+                country_code: Some("FRA".into()),
+                ..Location::default()
+            }),
+        }),
+        ..hit_person(first, last, sex)
+    }
+}
+
+/// scoring.md 10: the worked example, its variants, and the married-name rule.
+#[test]
+fn result_lists() {
+    let request = json!({"sort": [{"score": "desc"}], "firstName": "Jean", "lastName": "Dupont", "birthDate": "12/05/1930"});
+    let request = request.as_object().unwrap();
+    let hits = vec![
+        (french_hit(&["Jean"], "Dupont", "M", "19300512"), Some(40.0)),
+        (french_hit(&["Jean"], "Dupont", "M", "19300513"), Some(35.0)),
+        (
+            french_hit(&["Jean", "Louis"], "Dupond", "M", "19310512"),
+            Some(30.0),
+        ),
+    ];
+    let out = score_results(request, &hits, &Params::default(), 1.0, None);
+    let scores: Vec<Option<f64>> = out.iter().map(|s| s.score).collect();
+    assert_eq!(scores, [Some(0.73), Some(0.49), Some(0.0)]);
+    assert_eq!(out[0].scores["multiMatchPenalty"], json!(0.8));
+    assert_eq!(out[0].scores["multiMatch"], json!(3));
+    let es: Vec<Value> = out.iter().map(|s| s.scores["es"].clone()).collect();
+    assert_eq!(es, [json!(0.2), json!(0.18), json!(0.15)]);
+    let wide = Params {
+        prune: 0.1,
+        ..Params::default()
+    };
+    let out = score_results(request, &hits, &wide, 3.0, None);
+    let scores: Vec<Option<f64>> = out.iter().map(|s| s.score).collect();
+    assert_eq!(scores, [Some(0.79), Some(0.53), Some(0.0)]);
+    let alone = score_results(request, &hits[..1], &Params::default(), 1.0, None);
+    assert_eq!(alone[0].score, Some(0.91));
+    assert!(alone[0].scores.get("multiMatch").is_none());
+
+    let name_only = json!({"lastName": "Dupont", "firstName": "Jean"});
+    let twins = vec![
+        (french_hit(&["Jean"], "Dupont", "M", "19300512"), Some(10.0)),
+        (french_hit(&["Jean"], "Dupont", "M", "19300512"), Some(10.0)),
+    ];
+    let out = score_results(
+        name_only.as_object().unwrap(),
+        &twins,
+        &Params::default(),
+        1.0,
+        None,
+    );
+    assert_eq!(
+        out.iter().map(|s| s.score).collect::<Vec<_>>(),
+        [Some(0.85), Some(0.85)]
+    );
+
+    let marie = json!({"firstName": "Marie", "lastName": "Durand", "birthDate": "12/05/1930"});
+    let women = vec![
+        (
+            french_hit(&["Marie"], "Durand", "F", "19300512"),
+            Some(10.0),
+        ),
+        (french_hit(&["Marie"], "Martin", "F", "19300512"), Some(9.0)),
+    ];
+    let out = score_results(
+        marie.as_object().unwrap(),
+        &women,
+        &Params::default(),
+        1.0,
+        None,
+    );
+    assert_eq!(
+        out.iter().map(|s| s.score).collect::<Vec<_>>(),
+        [Some(0.91), Some(0.0)]
+    );
+
+    // Hits Elasticsearch sorted on another field are not scored.
+    let unsorted = vec![(french_hit(&["Jean"], "Dupont", "M", "19300512"), None)];
+    let out = score_results(request, &unsorted, &Params::default(), 1.0, None);
+    assert_eq!(
+        out[0],
+        Scored {
+            score: None,
+            scores: json!({"score": 0})
+        }
+    );
+}

@@ -53,7 +53,8 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     };
     let mut text = String::with_capacity(es.len() + 1024);
     let mut reply = Object::new(&mut text);
-    write::value(reply.key(key!("request")), &echo(req));
+    let echo = echo(req);
+    write::value(reply.key(key!("request")), &echo);
     let mut response = reply.object(key!("response"));
     write::value(response.key(key!("total")), &total);
     let max_score = answer.hits.max_score.unwrap_or("null");
@@ -62,11 +63,16 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     write::value(response.key(key!("page")), &req.page);
     let delay = answer.took.unwrap_or("0");
     response.key(key!("delay")).push_str(delay);
-    write::array(
-        response.key(key!("persons")),
-        &answer.hits.hits,
-        |out, hit| person::Person::from_hit(hit).write(out),
-    );
+    let persons: Vec<person::Person> = answer
+        .hits
+        .hits
+        .iter()
+        .map(person::Person::from_hit)
+        .collect();
+    let scored = score_persons(req, &echo, &persons);
+    write::array(response.key(key!("persons")), &scored, |out, (i, s)| {
+        persons[*i].write(out, s)
+    });
     if let Some(id) = &answer.scroll_id {
         write::string(response.key(key!("scrollId")), id);
     }
@@ -77,6 +83,38 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
         body: text,
         headers: Vec::new(),
     })
+}
+
+/// The persons' matching scores against the request (its echo, as the original read
+/// it), with their places in the answer: re-sorted by score when the sort's first key is
+/// `score` (**FIX**: for a GET too, whose sort comes as JSON text), else in the order the
+/// backend gave.
+fn score_persons(
+    req: &SearchRequest,
+    echo: &Value,
+    persons: &[person::Person],
+) -> Vec<(usize, crate::score::Scored)> {
+    let empty = Map::new();
+    let request = echo.as_object().unwrap_or(&empty);
+    let hits: Vec<_> = persons.iter().map(|p| (p.scoring(), p.es_score)).collect();
+    let params = crate::score::Params::default();
+    let scored = crate::score::score_results(request, &hits, &params, 1.0, None);
+    let mut out: Vec<_> = scored.into_iter().enumerate().collect();
+    if let Some((key, order)) = req.sort.first() {
+        if key == "score" {
+            let value = |s: &crate::score::Scored| s.score.unwrap_or(0.0);
+            // Stable: equal scores keep the backend's order.
+            out.sort_by(|(_, a), (_, b)| {
+                let ord = value(a).total_cmp(&value(b));
+                if order == "asc" {
+                    ord
+                } else {
+                    ord.reverse()
+                }
+            });
+        }
+    }
+    out
 }
 
 /// The request as the original echoed it: `sort` always, the fields set, `q` as

@@ -6,8 +6,10 @@
 
 use super::scan::Scanner;
 use super::write::{self, key, JsNumber, Object};
+use crate::score::{self, date::DateIn, name::Names, text::Tx, Scored};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// A value's JSON text; `None` when it is absent or `null`.
@@ -247,15 +249,13 @@ impl<'a> Record<'a> {
     }
 }
 
-/// A Person: fields absent from the record are left out.
-///
-/// `score` and `scores` carry the Elasticsearch-derived part of the matching score
-/// (`es = round(0.005 × min(200, _score))`) until the full matching score lands.
+/// A Person: fields absent from the record are left out. Its `score` and `scores` are the
+/// matching score's (`crate::score`), given when it is written.
 pub struct Person<'a> {
-    score: f64,
+    /// Elasticsearch's `_score` (none when it sorted on another field).
+    pub es_score: Option<f64>,
     source: Raw<'a>,
     source_line: Raw<'a>,
-    es: Option<f64>,
     id: Raw<'a>,
     first: Vec<Cow<'a, str>>,
     last: Raw<'a>,
@@ -286,17 +286,15 @@ struct Location<'a> {
 impl<'a> Person<'a> {
     pub fn from_hit(hit: &Hit<'a>) -> Self {
         let r = &hit.source;
-        let es = hit.score.map(|s| round2(0.005 * s.min(200.0)));
         let first = match r.PRENOMS.and_then(text) {
             Some(Cow::Borrowed(s)) => s.split(' ').map(Cow::Borrowed).collect(),
             Some(Cow::Owned(s)) => s.split(' ').map(|n| Cow::Owned(n.to_string())).collect(),
             None => vec![Cow::Borrowed("")],
         };
         Person {
-            score: es.unwrap_or(0.0),
+            es_score: hit.score,
             source: r.SOURCE,
             source_line: r.SOURCE_LINE,
-            es,
             id: r.UID,
             first,
             last: r.NOM,
@@ -340,17 +338,16 @@ impl<'a> Person<'a> {
 }
 
 impl Person<'_> {
-    /// The Person as the API's JSON, in the original's key order.
-    pub fn write(&self, out: &mut String) {
+    /// The Person as the API's JSON, in the original's key order, with its matching score.
+    pub fn write(&self, out: &mut String, scored: &Scored) {
         let mut p = Object::new(out);
-        write::js_hundredths(p.key(key!("score")), self.score);
+        match scored.score {
+            Some(score) => write::js_hundredths(p.key(key!("score")), score),
+            None => p.key(key!("score")).push_str("null"),
+        }
         p.raw(key!("source"), self.source);
         p.raw(key!("sourceLine"), self.source_line);
-        let mut scores = p.object(key!("scores"));
-        if let Some(es) = self.es {
-            write::js_hundredths(scores.key(key!("es")), es);
-        }
-        scores.end();
+        write::value(p.key(key!("scores")), &scored.scores);
         p.raw(key!("id"), self.id);
         let mut name = p.object(key!("name"));
         write::array(name.key(key!("first")), &self.first, |out, n| {
@@ -403,6 +400,59 @@ impl<'a> Location<'a> {
     }
 }
 
+impl Person<'_> {
+    /// The person the matching score compares (scoring.md 4.1).
+    pub fn scoring(&self) -> score::Person {
+        let names = Names {
+            first: Some(Tx::L(self.first.iter().map(|f| f.to_string()).collect())),
+            last: tx(self.last),
+            legal: None,
+        };
+        let event = |e: &Event<'_>| {
+            let l = &e.location;
+            let number = |n: Option<JsNumber<'_>>| match n? {
+                JsNumber::Printed(t) => t.parse().ok(),
+                JsNumber::Float(x) => Some(x),
+            };
+            score::Event {
+                date: e.date.and_then(text).map(|d| DateIn::S(d.into_owned())),
+                location: Some(score::place::Location {
+                    city: tx(l.city),
+                    code: tx(l.code),
+                    code_postal: tx(l.code_postal),
+                    code_history: tx(l.code_history),
+                    department: tx(l.department_code),
+                    country: tx(l.country),
+                    country_code: l.country_code.and_then(text).map(Cow::into_owned),
+                    latitude: number(l.latitude),
+                    longitude: number(l.longitude),
+                }),
+            }
+        };
+        score::Person {
+            name: Some(names),
+            sex: self.sex.and_then(text).map(Cow::into_owned),
+            birth: Some(event(&self.birth)),
+            death: Some(event(&self.death)),
+        }
+    }
+}
+
+/// A raw JSON string or array of strings as the score reads it.
+fn tx(raw: Raw<'_>) -> Option<Tx> {
+    let raw = raw?;
+    if raw.starts_with('[') {
+        let items: Vec<Value> = serde_json::from_str(raw).ok()?;
+        return Some(Tx::L(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        ));
+    }
+    text(raw).map(|t| Tx::S(t.into_owned()))
+}
+
 /// A raw JSON string's text; `None` for other JSON.
 fn text(raw: &str) -> Option<Cow<'_, str>> {
     match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
@@ -444,9 +494,6 @@ fn any_wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
 }
 
 /// Rounds to two decimals, halves away from zero, as the original's `Math.round(x*100)/100`.
-pub fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
 
 #[cfg(test)]
 mod tests {
@@ -457,7 +504,16 @@ mod tests {
         let text = json!({"hits": {"hits": [hit]}}).to_string();
         let answer = EsAnswer::read(&text).unwrap();
         let mut out = String::new();
-        Person::from_hit(&answer.hits.hits[0]).write(&mut out);
+        let person = Person::from_hit(&answer.hits.hits[0]);
+        let request = serde_json::Map::new();
+        let scored = score::score_results(
+            &request,
+            &[(person.scoring(), person.es_score)],
+            &score::Params::default(),
+            1.0,
+            None,
+        );
+        person.write(&mut out, &scored[0]);
         serde_json::from_str(&out).unwrap()
     }
 
@@ -494,8 +550,8 @@ mod tests {
         }}));
         assert_eq!(p["name"]["first"], json!(["José", "\"Jo\""]));
         assert!(p["name"].get("last").is_none());
-        assert_eq!(p["score"], 0);
-        assert_eq!(p["scores"], json!({}));
+        assert_eq!(p["score"], Value::Null);
+        assert_eq!(p["scores"], json!({"score": 0}));
         assert!(p["death"]["location"].get("latitude").is_none());
         let p = shape(json!({"_source": {"PRENOMS": 5, "GEOPOINT_DECES": "POINT(inf NaN)"}}));
         assert_eq!(p["name"]["first"], json!([""]));
