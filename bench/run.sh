@@ -174,6 +174,13 @@ request = function()
 end
 LUA
 
+# POST /compare with the contract's example (pure computation in the search component).
+cat > "$work/compare.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"personA":{"firstName":"georges","lastName":"pompidous","birthDate":"19691101","birthCity":"Paris"},"personB":{"firstName":"Georges","lastName":"Pompidou","sex":"M","birthDate":"19691101","birthCity":"Paris"}}'
+LUA
+
 # Prints "req_per_s p50_ms p99_ms requests" for one wrk run: measure URL CONNECTIONS [LUA].
 measure() {
   local script=()
@@ -191,13 +198,14 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # CPU time (user + system, in clock ticks) a host has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A url conns lua rps p50 p99 cpu ticks
-targets=${TARGETS:-"health nginx search search0 golden stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
+targets=${TARGETS:-"health nginx search search0 golden compare stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
 url[golden]="http://127.0.0.1:$golden_port$golden_search"; conns[golden]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$stub_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
+url[compare]="http://127.0.0.1:$host_port/deces/api/v1/compare"; conns[compare]=$CONNECTIONS; lua[compare]=$work/compare.lua
 url[search1]=${url[search]};                           conns[search1]=1
 url[stub1]=${url[stub]};                               conns[stub1]=1; lua[stub1]=$work/es.lua
 url[auth_sqlite]="http://127.0.0.1:$host_port/deces/api/v1/auth";       conns[auth_sqlite]=$CONNECTIONS; lua[auth_sqlite]=$work/auth.lua
@@ -255,6 +263,7 @@ row search "GET /search, deces-edge -> ES stub"
 row search0 "GET /search, deces-edge -> no person"
 row golden "GET /search?lastName=Dupont, golden (5)"
 row stub   "POST /deces/_search, ES stub alone"
+row compare "POST /compare, deces-edge"
 row search1 "GET /search, deces-edge -> ES stub"
 row stub1  "POST /deces/_search, ES stub alone"
 row auth_sqlite "POST /auth (wrong password), SQLite"

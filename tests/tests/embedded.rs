@@ -86,6 +86,36 @@ fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
     // Validation is the same as with Elasticsearch.
     let r = h.get("/deces/api/v1/search?birthDate=1935-99-99");
     assert_eq!(r.status, 400, "{}", r.text());
+
+    // A CSV download pages through every result (scroll ids of the embedded backend).
+    let search = json!({"lastName": "Dupont", "fuzzy": false});
+    let total =
+        post_json(h.addr, "/deces/api/v1/search", &search).json()["response"]["total"].clone();
+    let body = search.to_string();
+    let csv = request(
+        h.addr,
+        "POST",
+        "/deces/api/v1/search",
+        &[("content-type", "application/json"), ("accept", "text/csv")],
+        body.as_bytes(),
+    );
+    assert_eq!(csv.status, 200, "{}", csv.text());
+    assert_eq!(csv.header("content-type"), Some("text/csv"));
+    assert_eq!(
+        csv.header("total-results").map(str::to_string),
+        Some(total.to_string())
+    );
+    let text = csv.text();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("source,name last,name first,sex,birth date"));
+    assert_eq!(lines.count() as u64, total.as_u64().unwrap(), "{text}");
+    assert!(
+        text.contains(",Dupont,\"Jean, Pierre\",M,12/03/1935,"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -354,3 +354,59 @@ fn compare_goldens_match_the_original() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json(), json!({"msg": "error - bad JSON formating"}));
 }
+
+/// `Accept: text/csv` on POST /search: the scroll loop's Elasticsearch calls, the headers and
+/// the CSV text, as the original sent them.
+#[test]
+fn csv_goldens_match_the_original() {
+    let all = goldens();
+    let es = EsStub::start();
+    let dir = TempDir::new("goldens-csv");
+    let h = start(&es, &dir);
+    let mut replayed = 0;
+    for case in all.iter().filter(|c| c["family"] == "search_csv") {
+        let id = case["case_id"].as_str().unwrap();
+        es.clear_script();
+        es.script(
+            case["es_fixture"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| (f["status"].as_u64().unwrap() as u16, f["body"].clone())),
+        );
+        let before = es.recorded().len();
+        let reply = replay(&h, case);
+        let sent = es.recorded()[before..].to_vec();
+        let expected_es = case["es_requests"].as_array().unwrap();
+        assert_eq!(sent.len(), expected_es.len(), "{id}: number of ES calls");
+        for (got, want) in sent.iter().zip(expected_es) {
+            assert_eq!(got.path, want["path"].as_str().unwrap(), "{id}");
+            assert_eq!(query_map(&got.query), want["query"], "{id}: ES query");
+            assert_eq!(
+                got.json().unwrap_or(Value::Null),
+                want["body"],
+                "{id}: ES body"
+            );
+        }
+        let expected = &case["api_response"];
+        assert_eq!(
+            reply.status as u64,
+            expected["status"].as_u64().unwrap(),
+            "{id}"
+        );
+        for name in ["content-type", "content-disposition", "total-results"] {
+            assert_eq!(
+                reply.header(name),
+                expected["headers"][name].as_str(),
+                "{id}: {name}"
+            );
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&reply.body),
+            expected["body_text"].as_str().unwrap(),
+            "{id}: CSV"
+        );
+        replayed += 1;
+    }
+    assert_eq!(replayed, 3, "CSV cases replayed");
+}

@@ -1,5 +1,6 @@
 //! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, POST
-//! /compare (the matching score of two persons, computed here), and the
+//! /compare (the matching score of two persons, computed here), CSV downloads of a POST
+//! /search (`Accept: text/csv`), and the
 //! JSON 404 for every other path under the API prefix, on the backend `search_backend`
 //! names: `sqlite` (the embedded index in the granted database `default`) or
 //! `elasticsearch` (`es_url`). The logic is in `edge-core`.
@@ -115,7 +116,7 @@ impl Elasticsearch {
     }
 
     /// A search call, shaped into the API's answer.
-    fn answer(&self, call: &EsCall, request: &SearchRequest) -> JsonReply {
+    fn shaped(&self, call: &EsCall, request: &SearchRequest) -> JsonReply {
         self.call(call)
             .and_then(|o| {
                 let body = upstream::answer_body(&o)?;
@@ -127,11 +128,18 @@ impl Elasticsearch {
 
 impl SearchBackend for Elasticsearch {
     fn search(&mut self, req: &SearchRequest) -> JsonReply {
-        self.answer(&search::search_call(&self.index, req), req)
+        self.shaped(&search::search_call(&self.index, req), req)
+    }
+
+    fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply> {
+        let outcome = self.call(&search::search_call(&self.index, req));
+        outcome
+            .and_then(|o| Ok(String::from_utf8_lossy(upstream::answer_body(&o)?).into_owned()))
+            .map_err(Failure::reply)
     }
 
     fn id(&mut self, id: &str) -> JsonReply {
-        self.answer(&search::id_call(&self.index, id), &SearchRequest::by_id())
+        self.shaped(&search::id_call(&self.index, id), &SearchRequest::by_id())
     }
 
     fn facts(&mut self) -> Option<version::IndexFacts> {
@@ -175,7 +183,10 @@ fn search_reply(req: &Request) -> JsonReply {
         Ok(r) => r,
         Err(e) => return e.reply(),
     };
+    let csv = *req.method() == Method::Post
+        && req.header("accept").is_some_and(|a| a.contains("text/csv"));
     match backend() {
+        Ok(mut b) if csv => search::csv::download(&request, |page| b.answer(page)),
         Ok(mut b) => b.search(&request),
         Err(reply) => reply,
     }

@@ -4,7 +4,7 @@
 //! `valgrind --tool=callgrind --toggle-collect='*search_reply*' target/release/examples/hotpath count`
 //! (instructions per shaped answer: the total divided by 100).
 
-use edge_core::search;
+use edge_core::{score, search};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -63,8 +63,28 @@ fn main() {
         "build the Elasticsearch call        {:>10.2}",
         time(n, || search::search_call("deces", black_box(&req)))
     );
+    // The matching score's share of that: the same 20 persons scored against the request.
+    let text = std::str::from_utf8(&es).expect("UTF-8");
+    let answer = search::person::EsAnswer::read(text).expect("an answer");
+    let persons: Vec<_> = answer
+        .hits
+        .hits
+        .iter()
+        .map(search::person::Person::from_hit)
+        .collect();
+    let request =
+        serde_json::json!({"sort": [{"score": "desc"}], "firstName": "Jean", "lastName": "Dupont"});
+    let request = request.as_object().expect("an object");
+    let params = score::Params::default();
     println!(
-        "shape a 20-hit answer ({} KB)       {:>10.2}",
+        "matching score of the 20 persons    {:>10.2}",
+        time(n / 4, || {
+            let hits: Vec<_> = persons.iter().map(|p| (p.scoring(), p.es_score)).collect();
+            score::score_results(black_box(request), &hits, &params, 1.0, None)
+        })
+    );
+    println!(
+        "shape a 20-hit answer ({} KB)       {:>10.2}  (matching score included)",
         es.len() / 1024,
         time(n / 4, || search::search_reply(
             black_box(&req),

@@ -13,7 +13,7 @@ use wasi::io::streams::StreamError;
 
 pub use spin_sdk::http::ResponseOutparam;
 
-/// Every answer's content type (the body is always JSON).
+/// Every answer's content type but a CSV download's.
 const JSON: &str = "application/json; charset=utf-8";
 
 /// The most a single read of the request body asks for (the host caps bodies well below).
@@ -143,11 +143,16 @@ fn read_body(request: &IncomingRequest) -> Option<Vec<u8>> {
     }
 }
 
-/// Sends a reply: status, a JSON content type (none for an empty body), its headers, and
+/// Sends a reply: status, a JSON content type (unless the reply names its own; none for an
+/// empty body), its headers, and
 /// the body written in as few pieces as the host accepts.
 pub fn send(out: ResponseOutparam, reply: JsonReply) {
     let mut list = Vec::with_capacity(reply.headers.len() + 1);
-    if !reply.body.is_empty() {
+    let typed = reply
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+    if !reply.body.is_empty() && !typed {
         list.push(("content-type".to_string(), JSON.as_bytes().to_vec()));
     }
     for (name, value) in reply.headers {

@@ -12,6 +12,9 @@ use std::time::Instant;
 /// A search backend: /search, /id and /version's facts.
 pub trait SearchBackend {
     fn search(&mut self, req: &SearchRequest) -> JsonReply;
+    /// A search's answer as Elasticsearch shapes it (what [`search::search_reply`] reads),
+    /// or the reply of its failure: the pages of a CSV download.
+    fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply>;
     fn id(&mut self, id: &str) -> JsonReply;
     /// The index facts, `None` when the backend cannot give them.
     fn facts(&mut self) -> Option<IndexFacts>;
@@ -29,17 +32,23 @@ pub fn empty_reply() -> JsonReply {
     .with_header("retry-after", RETRY_AFTER_SECONDS.to_string())
 }
 
+fn failure(e: FindError) -> JsonReply {
+    match e {
+        FindError::Empty => empty_reply(),
+        FindError::Rejected => Failure::Rejected.reply(),
+        FindError::Database(e) => {
+            eprintln!("search: sqlite: {e}");
+            Failure::Unavailable.reply()
+        }
+    }
+}
+
 fn reply(req: &SearchRequest, answer: Result<String, FindError>) -> JsonReply {
     match answer {
         Ok(es) => {
             search::search_reply(req, es.as_bytes()).unwrap_or_else(|| Failure::Unavailable.reply())
         }
-        Err(FindError::Empty) => empty_reply(),
-        Err(FindError::Rejected) => Failure::Rejected.reply(),
-        Err(FindError::Database(e)) => {
-            eprintln!("search: sqlite: {e}");
-            Failure::Unavailable.reply()
-        }
+        Err(e) => failure(e),
     }
 }
 
@@ -49,12 +58,21 @@ fn millis(since: Instant) -> u64 {
 
 impl<S: Sql> SearchBackend for Embedded<S> {
     fn search(&mut self, req: &SearchRequest) -> JsonReply {
+        let answer = self.answer(req);
+        match answer {
+            Ok(es) => reply(req, Ok(es)),
+            Err(reply) => reply,
+        }
+    }
+
+    fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply> {
         let start = Instant::now();
-        let answer = find::search(&mut self.0, req, 0).map(|es| {
-            // `took` is known once the search is done.
-            es.replacen("{\"took\":0", &format!("{{\"took\":{}", millis(start)), 1)
-        });
-        reply(req, answer)
+        find::search(&mut self.0, req, 0)
+            .map(|es| {
+                // `took` is known once the search is done.
+                es.replacen("{\"took\":0", &format!("{{\"took\":{}", millis(start)), 1)
+            })
+            .map_err(failure)
     }
 
     fn id(&mut self, id: &str) -> JsonReply {

@@ -473,7 +473,7 @@ fn scored_pair(
                 .as_ref()
                 .and_then(|e| e.location.as_ref())
                 .unwrap_or(&none);
-            let loc = place::score_location(la, lb, "death", communes, explain.as_deref_mut());
+            let loc = place::score_location(la, lb, "death", communes, explain);
             obj.put("deathLocation", Sv::O(loc));
         } else {
             obj.set("score", 0.0);

@@ -1,5 +1,6 @@
 //! GET and POST /search and GET /id/{id}: request model, Elasticsearch query, response.
 
+pub mod csv;
 pub mod dates;
 pub mod error;
 pub mod fields;

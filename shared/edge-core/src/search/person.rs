@@ -438,6 +438,64 @@ impl Person<'_> {
     }
 }
 
+impl Person<'_> {
+    /// The person's line of a CSV answer, in [`super::csv::COLUMNS`] order: lists joined
+    /// by `", "`, the birth date as `dd/MM/yyyy` (the death date as it is, as the original
+    /// wrote it).
+    pub fn csv_row(&self) -> Vec<String> {
+        let cell = |raw: Raw<'_>| -> String {
+            let Some(raw) = raw else { return String::new() };
+            if raw.starts_with('[') {
+                let items: Vec<Value> = serde_json::from_str(raw).unwrap_or_default();
+                return items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            }
+            text(raw).map_or_else(|| raw.to_string(), Cow::into_owned)
+        };
+        let number = |n: Option<JsNumber<'_>>| {
+            let mut out = String::new();
+            if let Some(n) = n {
+                n.write(&mut out);
+            }
+            out
+        };
+        let french = |date: String| match (date.get(0..4), date.get(4..6), date.get(6..8)) {
+            (Some(y), Some(m), Some(d)) if date.len() == 8 => format!("{d}/{m}/{y}"),
+            _ => date,
+        };
+        let place = |l: &Location<'_>, row: &mut Vec<String>| {
+            for raw in [
+                l.city,
+                l.code,
+                l.code_postal,
+                l.department_code,
+                l.country,
+                l.country_code,
+            ] {
+                row.push(cell(raw));
+            }
+            row.push(number(l.latitude));
+            row.push(number(l.longitude));
+        };
+        let mut row = vec![
+            cell(self.source),
+            cell(self.last),
+            self.first.join(", "),
+            cell(self.sex),
+            french(cell(self.birth.date)),
+        ];
+        place(&self.birth.location, &mut row);
+        row.push(cell(self.death.certificate_id));
+        row.push(cell(self.death.age));
+        row.push(cell(self.death.date));
+        place(&self.death.location, &mut row);
+        row
+    }
+}
+
 /// A raw JSON string or array of strings as the score reads it.
 fn tx(raw: Raw<'_>) -> Option<Tx> {
     let raw = raw?;

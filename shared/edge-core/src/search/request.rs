@@ -28,6 +28,8 @@ pub struct SearchRequest {
     pub page: i64,
     pub scroll: Option<String>,
     pub scroll_id: Option<String>,
+    /// `headerLang` (POST): the language of a CSV answer's header line.
+    pub header_lang: Option<String>,
 }
 
 impl SearchRequest {
@@ -56,6 +58,7 @@ impl SearchRequest {
             page: 1,
             scroll: None,
             scroll_id: None,
+            header_lang: None,
         }
     }
 
@@ -354,7 +357,7 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
     let fuzzy_given = take(&mut values, Param::Fuzzy);
     let scroll = take(&mut values, Param::Scroll).map(|v| as_text(&v));
     let scroll_id = take(&mut values, Param::ScrollId).map(|v| as_text(&v));
-    take(&mut values, Param::HeaderLang);
+    let header_lang = take(&mut values, Param::HeaderLang).map(|v| as_text(&v));
     // lastSeenAliveDate is a death date limit and replaces deathDate.
     if let Some(lsa) = take(&mut values, Param::LastSeenAliveDate) {
         take(&mut values, Param::DeathDate);
@@ -466,6 +469,7 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
         page,
         scroll,
         scroll_id,
+        header_lang,
     })
 }
 
