@@ -551,7 +551,6 @@ fn any_wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
     parts.next().is_none().then_some((lon, lat))
 }
 
-/// Rounds to two decimals, halves away from zero, as the original's `Math.round(x*100)/100`.
 
 #[cfg(test)]
 mod tests {
