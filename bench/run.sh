@@ -120,13 +120,14 @@ export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
 declare -A host_pid
-serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX]
+serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX] [MATCHING_SCORE]
   local value=0 burst=0
   [ "$3" = on ] && value=1000000 && burst=1000000000
   ( for f in SEARCH AGG ACCOUNTS OTHER BULK; do for w in PER_CLIENT GLOBAL; do
       export "SPIN_VARIABLE_${f}_RATE_${w}=$value" "SPIN_VARIABLE_${f}_BURST_${w}=$burst"; done; done
     export SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX=$burst
     [ -n "${4:-}" ] && export SPIN_VARIABLE_ES_INDEX="$4"
+    [ -n "${5:-}" ] && export SPIN_VARIABLE_MATCHING_SCORE="$5"
     exec target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$1" \
       --runtime-config-file "$2" > /dev/null 2>&1 ) &
   pids+=($!)
@@ -138,7 +139,9 @@ limited_port=$(free_port);      serve "$limited_port" "$work/rc.toml" on
 limited_redis_port=$(free_port); serve "$limited_redis_port" "$work/redis.toml" on
 empty_port=$(free_port);        serve "$empty_port" "$work/rc.toml" off deces_empty
 golden_port=$(free_port);       serve "$golden_port" "$work/rc.toml" off deces_golden
-for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port"; do wait_port "$p"; done
+# The same 20-person search without the matching score: what scoring costs, in one run.
+raw_port=$(free_port);          serve "$raw_port" "$work/rc.toml" off deces false
+for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port" "$raw_port"; do wait_port "$p"; done
 wait_port "$nginx_port"
 wait_port "$stub_port"
 
@@ -198,11 +201,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # CPU time (user + system, in clock ticks) a host has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 declare -A url conns lua rps p50 p99 cpu ticks
-targets=${TARGETS:-"health nginx search search0 golden compare stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
+targets=${TARGETS:-"health nginx search search_raw search0 golden compare stub search1 stub1 auth_sqlite auth_redis auth1_sqlite auth1_redis register_sqlite register_redis off_sqlite on_sqlite off_redis on_redis"}
 url[health]="http://127.0.0.1:$host_port$health";     conns[health]=$CONNECTIONS
 url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
+url[search_raw]="http://127.0.0.1:$raw_port$search";  conns[search_raw]=$CONNECTIONS
 url[golden]="http://127.0.0.1:$golden_port$golden_search"; conns[golden]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$stub_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[compare]="http://127.0.0.1:$host_port/deces/api/v1/compare"; conns[compare]=$CONNECTIONS; lua[compare]=$work/compare.lua
@@ -260,6 +264,7 @@ row() { [ -n "${rps[$1]:-}" ] || return 0; printf '%-44s %5s %9s %8s %8s %11s\n'
 row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
+row search_raw "GET /search, matching score off"
 row search0 "GET /search, deces-edge -> no person"
 row golden "GET /search?lastName=Dupont, golden (5)"
 row stub   "POST /deces/_search, ES stub alone"
@@ -286,6 +291,10 @@ if [ -n "${cpu[search]:-}" ] && [ -n "${cpu[search0]:-}" ]; then
   # The 20-person answer against the empty one: the fixed cost of a search, and each person's.
   awk -v a="${cpu[search]}" -v b="${cpu[search0]}" 'BEGIN {
     printf "host CPU per search: %d us with no person in the answer, %.1f us more per person\n", b, (a - b) / 20 }'
+fi
+if [ -n "${cpu[search]:-}" ] && [ -n "${cpu[search_raw]:-}" ]; then
+  awk -v a="${cpu[search]}" -v b="${cpu[search_raw]}" 'BEGIN {
+    printf "host CPU the matching score adds to a 20-person search: %d us (%d with, %d without)\n", a - b, a, b }'
 fi
 echo "(ratios and differences: medians over the rounds of the two targets measured in the same round)"
 true

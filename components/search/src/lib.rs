@@ -179,10 +179,11 @@ fn search_reply(req: &Request) -> JsonReply {
     } else {
         search::parse_get(req.query())
     };
-    let request = match parsed {
+    let mut request = match parsed {
         Ok(r) => r,
         Err(e) => return e.reply(),
     };
+    request.matching_score = variable("matching_score", "true") != "false";
     let csv = *req.method() == Method::Post
         && req.header("accept").is_some_and(|a| a.contains("text/csv"));
     match backend() {

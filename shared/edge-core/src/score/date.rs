@@ -4,7 +4,7 @@ use super::text::{lev_ratio, Distance};
 use super::{
     r2, round_date, Explain, BLIND_DATE_SCORE, DATE_PENALTY, MIN_DATE_SCORE, UNCERTAIN_DATE_SCORE,
 };
-use regex::Regex;
+use regex_lite::Regex;
 use serde_json::json;
 use std::sync::OnceLock;
 
@@ -137,7 +137,11 @@ fn raw(a: &DateIn, b: &str, foreign: bool, event: &str, explain: Option<&mut Exp
     if let Some((op, x)) = date_limit(a) {
         return inside(if op == '>' { x <= b } else { x >= b });
     }
-    let a = french_date().replace(a, "${3}${2}${1}").into_owned();
+    let a = if a.contains('/') {
+        french_date().replace(a, "${3}${2}${1}").into_owned()
+    } else {
+        a.to_string()
+    };
     let key = format!("{event}Date");
     if a == b {
         if let Some(e) = explain {

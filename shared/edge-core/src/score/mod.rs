@@ -140,6 +140,25 @@ impl Obj {
     }
 }
 
+/// Written as [`Obj::to_json`] would, without making the tree.
+impl serde::Serialize for Obj {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Sv::N(n) if !n.is_finite() => map.serialize_entry(k, &())?,
+                Sv::N(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                    map.serialize_entry(k, &(*n as i64))?
+                }
+                Sv::N(n) => map.serialize_entry(k, n)?,
+                Sv::O(o) => map.serialize_entry(k, o)?,
+            }
+        }
+        map.end()
+    }
+}
+
 /// 3.9 `scoreReduce`: the product of the sub-scores, raised with the penalty (`0.8 x (2 -
 /// perfect / all)`) or not; an object's own `score` when it has a non-zero one.
 pub fn score_reduce(obj: &Obj, penalty: bool) -> f64 {
@@ -244,11 +263,11 @@ fn geo(obj: &Map<String, Value>, key: &str) -> (Option<f64>, Option<f64>) {
 /// 4.2 `personFromRequest`: a person from a request's keys (firstName, birthDate, ...).
 /// Values of another type than the original expects are left out (it failed on them).
 pub fn person_from_request(obj: &Map<String, Value>) -> Person {
-    let names = Names {
-        first: text(obj, "firstName"),
-        last: text(obj, "lastName"),
-        legal: text(obj, "legalName"),
-    };
+    let names = Names::new(
+        text(obj, "firstName"),
+        text(obj, "lastName"),
+        text(obj, "legalName"),
+    );
     let has_name = names != Names::default();
     let event = |prefix: &str, date: Option<DateIn>| -> Option<Event> {
         let key = |k: &str| format!("{prefix}{k}");
@@ -420,7 +439,7 @@ fn scored_pair(
         } else {
             obj.set("score", 0.0);
         }
-    } else if text::present(&a_names.first) && name::sex_mismatch(&a_names.first, &b_names.first) {
+    } else if text::present(&a_names.first) && name::sex_mismatch(a_names, b_names) {
         obj.set("sex", FIRST_NAME_SEX_PENALTY);
     }
     if not_pruned(&obj) {
@@ -491,7 +510,21 @@ fn scored_pair(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
     pub score: Option<f64>,
-    pub scores: Value,
+    pub scores: Obj,
+}
+
+/// A hit's score without the matching score: Elasticsearch's part only
+/// (`r2(0.005 x min(200, _score))`, 0 when it has none).
+pub fn backend_part(es: Option<f64>) -> Scored {
+    let mut scores = Obj::default();
+    let es = es.map(|s| r2(0.005 * s.min(200.0)));
+    if let Some(es) = es {
+        scores.set("es", es);
+    }
+    Scored {
+        score: Some(es.unwrap_or(0.0)),
+        scores,
+    }
 }
 
 /// 10 `scoreResults`: every hit (a person and its Elasticsearch `_score`) scored against
@@ -620,10 +653,7 @@ pub fn score_results(
     }
     scored
         .into_iter()
-        .map(|(score, scores, _, _)| Scored {
-            score,
-            scores: scores.to_json(),
-        })
+        .map(|(score, scores, _, _)| Scored { score, scores })
         .collect()
 }
 

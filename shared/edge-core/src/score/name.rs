@@ -1,13 +1,15 @@
 //! The name score (scoring.md 5) and the first-name sex mismatch (5.4).
 
 use super::text::{
-    apply, apply_tx, fuzzy_ratio, present, rules, score_token, tokenize, tsortr, Rule, Tx,
+    apply, apply_tx, fuzzy_ratio, normalized, present, rules, score_token, tokenize, tsortr, Rule,
+    Tx,
 };
 use super::{
     r2, Explain, Obj, Sv, BLIND_NAME_SCORE, MIN_NAME_SCORE, NAME_INVERSION_PENALTY,
     STOP_NAME_PENALTY, TOKEN_PLACE_PENALTY,
 };
 use serde_json::json;
+use std::cell::OnceCell;
 use std::sync::OnceLock;
 
 /// A person's names as given (request strings, or a hit's list of first names).
@@ -16,19 +18,72 @@ pub struct Names {
     pub first: Option<Tx>,
     pub last: Option<Tx>,
     pub legal: Option<Tx>,
+    /// The normalised first and last names, made once however many comparisons read them
+    /// (a request's against every hit).
+    first_norm: OnceCell<Option<Tx>>,
+    last_norm: OnceCell<Option<Tx>>,
+    last_stop: OnceCell<Option<Tx>>,
+    pair_stop: OnceCell<String>,
+}
+
+impl Names {
+    pub fn new(first: Option<Tx>, last: Option<Tx>, legal: Option<Tx>) -> Names {
+        Names {
+            first,
+            last,
+            legal,
+            ..Names::default()
+        }
+    }
+
+    fn first_norm(&self) -> &Option<Tx> {
+        self.first_norm.get_or_init(|| first_names(&self.first))
+    }
+
+    fn last_norm(&self) -> &Option<Tx> {
+        self.last_norm.get_or_init(|| last_name(&self.last))
+    }
+
+    /// Last and first names in one text, without particles (5.2 step 5).
+    fn pair_stop(&self) -> &str {
+        self.pair_stop
+            .get_or_init(|| stop_named_pair(self.last_norm(), self.first_norm()))
+    }
+
+    /// The last name without its particles.
+    fn last_stop(&self) -> &Option<Tx> {
+        self.last_stop.get_or_init(|| stop_names(self.last_norm()))
+    }
 }
 
 fn first_name_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
-    R.get_or_init(|| rules(&[(r"^(inconnu|spc?|sans prenom( connu)?|X+)$", "", false)]))
+    R.get_or_init(|| {
+        rules(&[(
+            r"^(inconnu|spc?|sans prenom( connu)?|X+)$",
+            "",
+            false,
+            &["inconnu", "sp", "sans prenom", "X"],
+        )])
+    })
 }
 
 fn last_name_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         rules(&[
-            (r"^(mr|mme|mlle|monsieur|madame|mademoiselle)\s+", "", false),
-            (r"^(inconnu|snc?|sans nom( connu)?|X+)$", "", false),
+            (
+                r"^(mr|mme|mlle|monsieur|madame|mademoiselle)\s+",
+                "",
+                false,
+                &["m"],
+            ),
+            (
+                r"^(inconnu|snc?|sans nom( connu)?|X+)$",
+                "",
+                false,
+                &["inconnu", "sn", "sans nom", "X"],
+            ),
         ])
     })
 }
@@ -37,16 +92,27 @@ fn stop_name_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         rules(&[
-            (r"(^|\s)de (los|la)\s+", "${1}", false),
+            (r"(^|\s)de (los|la)\s+", "${1}", false, &["de l"]),
             (
                 r"(^|\s)(baron|marquis|duc|vicomte|prince|chevalier)\s+",
                 "${1}",
                 false,
+                &["baron", "marquis", "duc", "vicomte", "prince", "chevalier"],
             ),
-            (r"(^|\s)(ait|ben|du|de|l|d|dos|del|le|el)\s+", "${1}", false),
-            (r"\s+(du|de la|des|de|le|aux|de los|del|l|d)\s+", " ", false),
-            (r"(^|\s)st\s+", "${1}saint ", false),
-            (r"\s+dit\s+.*$", "", false),
+            (
+                r"(^|\s)(ait|ben|du|de|l|d|dos|del|le|el)\s+",
+                "${1}",
+                false,
+                &[" "],
+            ),
+            (
+                r"\s+(du|de la|des|de|le|aux|de los|del|l|d)\s+",
+                " ",
+                false,
+                &[" "],
+            ),
+            (r"(^|\s)st\s+", "${1}saint ", false, &["st "]),
+            (r"\s+dit\s+.*$", "", false, &[" dit "]),
         ])
     })
 }
@@ -61,8 +127,20 @@ pub fn last_name(last: &Option<Tx>) -> Option<Tx> {
     apply_tx(last, last_name_rules())
 }
 
+/// Particles removed (every rule needs a space: a one-word name is left as it is).
 fn stop_names(x: &Option<Tx>) -> Option<Tx> {
-    apply_tx(x, stop_name_rules())
+    let one = |s: &str| {
+        let n = normalized(s);
+        if n.contains(' ') {
+            apply(&n, stop_name_rules())
+        } else {
+            n.into_owned()
+        }
+    };
+    x.as_ref().map(|x| match x {
+        Tx::S(s) => Tx::S(one(s)),
+        Tx::L(l) => Tx::L(l.iter().map(|s| one(s)).collect()),
+    })
 }
 
 /// `lastName + " " + firstNames` as JavaScript writes it (lists joined by commas, an
@@ -96,8 +174,8 @@ pub fn score_name(a: &Names, b: &Names, female: bool, mut explain: Option<&mut E
         return Sv::N(BLIND_NAME_SCORE);
     }
     let wrong_last_name_penalty = if female { 0.65 } else { 0.1 };
-    let fa = first_names(&a.first);
-    let fb = first_names(&b.first);
+    let fa = a.first_norm().clone();
+    let fb = b.first_norm().clone();
     // 5.3: a woman's record against the legal (birth) name too.
     let la = match (&a.legal, female) {
         (Some(legal), true) if present(&Some(legal.clone())) => {
@@ -107,9 +185,9 @@ pub fn score_name(a: &Names, b: &Names, female: bool, mut explain: Option<&mut E
                 one(&Some(legal.clone())).unwrap_or_default(),
             ]))
         }
-        _ => last_name(&a.last),
+        _ => a.last_norm().clone(),
     };
-    let lb = last_name(&b.last);
+    let lb = b.last_norm().clone();
     let ta = tokenize(&la, false);
     let tb = tokenize(&lb, false);
     let (long, p) = last_name_power(&ta, &tb);
@@ -134,9 +212,13 @@ pub fn score_name(a: &Names, b: &Names, female: bool, mut explain: Option<&mut E
         let some_half = sf >= 0.5 || sl >= 0.5;
         let a_list = |x: &Option<Tx>| matches!(x, Some(Tx::L(_)));
         if some_half && (a_list(&ta) || a_list(&tb)) && (a_list(&fa) || a_list(&fb)) {
-            let part_a = stop_named_pair(&la, &fa);
-            let part_b = stop_named_pair(&lb, &fb);
-            fuzz = r2(TOKEN_PLACE_PENALTY * fuzzy_ratio(&part_a, &part_b, Some(tsortr)).powf(1.5));
+            let part_a = if &la == a.last_norm() {
+                a.pair_stop().to_string()
+            } else {
+                stop_named_pair(&la, &fa)
+            };
+            let part_b = b.pair_stop();
+            fuzz = r2(TOKEN_PLACE_PENALTY * fuzzy_ratio(&part_a, part_b, Some(tsortr)).powf(1.5));
             if fuzz > 0.5 {
                 score = score.max(fuzz);
             }
@@ -163,8 +245,12 @@ pub fn score_name(a: &Names, b: &Names, female: bool, mut explain: Option<&mut E
     if score == 1.0 {
         return Sv::O(out);
     }
-    let sa = stop_names(&la);
-    let sb = stop_names(&lb);
+    let sa = if &la == a.last_norm() {
+        a.last_stop().clone()
+    } else {
+        stop_names(&la)
+    };
+    let sb = b.last_stop().clone();
     let changed = la.as_ref().is_some_and(Tx::is_list)
         || lb.as_ref().is_some_and(Tx::is_list)
         || sa != la
@@ -193,8 +279,12 @@ pub fn score_name(a: &Names, b: &Names, female: bool, mut explain: Option<&mut E
 }
 
 /// 5.4: the first tokens of the first names differ by a feminine ending (louis/louise).
-pub fn sex_mismatch(a: &Option<Tx>, b: &Option<Tx>) -> bool {
-    let token = |x: &Option<Tx>| first_names(x).and_then(|t| t.first().map(str::to_string));
+pub fn sex_mismatch(a: &Names, b: &Names) -> bool {
+    let token = |x: &Names| {
+        x.first_norm()
+            .as_ref()
+            .and_then(|t| t.first().map(str::to_string))
+    };
     let (Some(a), Some(b)) = (token(a), token(b)) else {
         return false;
     };
@@ -206,4 +296,27 @@ pub fn sex_mismatch(a: &Option<Tx>, b: &Option<Tx>) -> bool {
         }
     };
     ending(a.replacen(&b, "", 1)) || ending(b.replacen(&a, "", 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::text::apply_every_rule;
+
+    proptest::proptest! {
+        /// A rule skipped for lack of its words would not have matched.
+        #[test]
+        fn the_rules_words_only_skip_what_cannot_match(
+            words in proptest::collection::vec(proptest::sample::select(vec![
+                "de", "la", "los", "baron", "duc", "ben", "l", "d", "le", "el", "st", "dit",
+                "mr", "mme", "madame", "inconnu", "sn", "snc", "sans", "nom", "prenom", "connu",
+                "sp", "spc", "dupont", "jean", "x", "X", "-", "'", "  ",
+            ]), 0..6)
+        ) {
+            let text = words.join(" ");
+            for list in [first_name_rules(), last_name_rules(), stop_name_rules()] {
+                proptest::prop_assert_eq!(apply(&text, list), apply_every_rule(&text, list));
+            }
+        }
+    }
 }

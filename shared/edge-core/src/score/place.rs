@@ -108,23 +108,34 @@ fn city_rules() -> &'static [Rule] {
                 r"^\s*(lyon|marseille|paris)(\s.*|\s*\d\d*.*|.*art.*|.*arr.*)$",
                 "${1}",
                 false,
+                &["lyon", "marseille", "paris"],
             ),
-            (r"(^|\s)ste(\s|$)", "${1}sainte${2}", false),
-            (r"(^|\s)st(\s|$)", "${1}saint${2}", false),
-            (r"^aix pce$", "aix provence", false),
-            (particles, " ", true),
-            (particles, " ", true),
-            (r"\s+", " ", false),
-            (r"^.*inconnu.*$", "", false),
-            (r"sainte clotilde", "saint denis", false),
-            (r"berck mer", "berck", false),
-            (r"montreuil s.* bois", "montreuil", false),
-            (r"asnieres s.* seine", "asnieres", false),
-            (r"clichy garenne.*", "clichy", false),
-            (r"belleville saone", "belleville", false),
-            (r"^levallois$", "levallois perret", false),
-            (r"'\s$", "", false),
-            (r"^\s*", "", false),
+            (r"(^|\s)ste(\s|$)", "${1}sainte${2}", false, &["ste"]),
+            (r"(^|\s)st(\s|$)", "${1}saint${2}", false, &["st"]),
+            (r"^aix pce$", "aix provence", false, &["aix pce"]),
+            (particles, " ", true, &[" "]),
+            (particles, " ", true, &[" "]),
+            (r"\s+", " ", false, &[" "]),
+            (r"^.*inconnu.*$", "", false, &["inconnu"]),
+            (
+                r"sainte clotilde",
+                "saint denis",
+                false,
+                &["sainte clotilde"],
+            ),
+            (r"berck mer", "berck", false, &["berck mer"]),
+            (r"montreuil s.* bois", "montreuil", false, &["montreuil s"]),
+            (r"asnieres s.* seine", "asnieres", false, &["asnieres s"]),
+            (r"clichy garenne.*", "clichy", false, &["clichy garenne"]),
+            (
+                r"belleville saone",
+                "belleville",
+                false,
+                &["belleville saone"],
+            ),
+            (r"^levallois$", "levallois perret", false, &["levallois"]),
+            (r"'\s$", "", false, &["'"]),
+            (r"^\s*", "", false, &[" "]),
         ])
     })
 }
@@ -137,10 +148,16 @@ fn country_rules() -> &'static [Rule] {
                 r"(^|\s)(de|en|les|le|la|a|aux|au|du|de la|s|sous|sur|l|d|des)\s",
                 " ",
                 true,
+                &[" "],
             ),
-            (r"hollande", "pays-bas", false),
-            (r"(angleterre|grande bretagne)", "royaume-uni", false),
-            (r"(vietnam)", "viet nam", false),
+            (r"hollande", "pays-bas", false, &["hollande"]),
+            (
+                r"(angleterre|grande bretagne)",
+                "royaume-uni",
+                false,
+                &["angleterre", "grande bretagne"],
+            ),
+            (r"(vietnam)", "viet nam", false, &["vietnam"]),
         ])
     })
 }
@@ -149,16 +166,16 @@ fn department_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         rules(&[
-            (r"^0?2[ab]$", "20", false),
-            (r"^0*([1-9]+0?)$", "${1}", false),
-            (r"^(\D*|99|0)$", "", false),
+            (r"^0?2[ab]$", "20", false, &[]),
+            (r"^0*([1-9]+0?)$", "${1}", false, &[]),
+            (r"^(\D*|99|0)$", "", false, &[]),
         ])
     })
 }
 
 fn borough_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
-    R.get_or_init(|| rules(&[(r"^\D*0*([1-9]+0?)\D*$", "${1}", false)]))
+    R.get_or_init(|| rules(&[(r"^\D*0*([1-9]+0?)\D*$", "${1}", false, &[])]))
 }
 
 pub fn city_norm(s: &str) -> String {
@@ -489,4 +506,29 @@ pub fn score_location(
         out.set("score", MIN_NOT_FR_SCORE.max(score_reduce(&out, false)));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::text::apply_every_rule;
+
+    proptest::proptest! {
+        /// A rule skipped for lack of its words would not have matched.
+        #[test]
+        fn the_rules_words_only_skip_what_cannot_match(
+            words in proptest::collection::vec(proptest::sample::select(vec![
+                "paris", "lyon", "marseille", "15e", "arrondissement", "art", "ste", "st", "aix",
+                "pce", "de", "la", "les", "sous", "ss", "sur", "inconnu", "sainte", "clotilde",
+                "berck", "mer", "montreuil", "s", "bois", "asnieres", "seine", "clichy",
+                "garenne", "belleville", "saone", "levallois", "hollande", "angleterre",
+                "grande", "bretagne", "vietnam", "'", " ", "2a", "01", "99",
+            ]), 0..6)
+        ) {
+            let text = words.join(" ");
+            for list in [city_rules(), country_rules(), department_rules(), borough_rules()] {
+                proptest::prop_assert_eq!(apply(&text, list), apply_every_rule(&text, list));
+            }
+        }
+    }
 }

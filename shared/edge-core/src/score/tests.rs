@@ -133,22 +133,14 @@ fn compare_vectors() {
 
 fn hit_person(first: &[&str], last: &str, sex: &str) -> Person {
     Person {
-        name: Some(Names {
-            first: l(first),
-            last: s(last),
-            legal: None,
-        }),
+        name: Some(Names::new(l(first), s(last), None)),
         sex: Some(sex.into()),
         ..Person::default()
     }
 }
 
 fn request_names(first: Option<&str>, last: Option<&str>, legal: Option<&str>) -> Names {
-    Names {
-        first: first.and_then(s),
-        last: last.and_then(s),
-        legal: legal.and_then(s),
-    }
+    Names::new(first.and_then(s), last.and_then(s), legal.and_then(s))
 }
 
 /// scoring.md 5.5: the name object of a request against a hit.
@@ -287,7 +279,12 @@ fn feminine_endings() {
         ("pierre", "pierrette", false),
         ("jean", "jean", false),
     ] {
-        assert_eq!(name::sex_mismatch(&s(a), &s(b)), mismatch, "{a}/{b}");
+        let names = |x: &str| Names::new(s(x), None, None);
+        assert_eq!(
+            name::sex_mismatch(&names(a), &names(b)),
+            mismatch,
+            "{a}/{b}"
+        );
     }
 }
 
@@ -460,11 +457,7 @@ fn location_examples() {
 #[test]
 fn original_unit_tests() {
     let georges = |location: Option<Location>, date: Option<&str>| Person {
-        name: Some(Names {
-            first: s("Georges"),
-            last: s("Pompidou"),
-            legal: None,
-        }),
+        name: Some(Names::new(s("Georges"), s("Pompidou"), None)),
         sex: Some("M".into()),
         birth: Some(Event {
             date: date.map(|d| DateIn::S(d.into())),
@@ -473,11 +466,7 @@ fn original_unit_tests() {
         death: None,
     };
     let a = |location: Option<Location>| Person {
-        name: Some(Names {
-            first: s("georges"),
-            last: s("pompidous"),
-            legal: None,
-        }),
+        name: Some(Names::new(s("georges"), s("pompidous"), None)),
         birth: Some(Event {
             date: None,
             location,
@@ -557,11 +546,7 @@ fn original_unit_tests() {
         ..Location::default()
     };
     let tran = |loc: Option<Location>| Person {
-        name: Some(Names {
-            first: s("tran"),
-            last: s("chen"),
-            legal: None,
-        }),
+        name: Some(Names::new(s("tran"), s("chen"), None)),
         birth: loc.map(|l| Event {
             date: None,
             location: Some(l),
@@ -579,20 +564,12 @@ fn original_unit_tests() {
         ..Params::default()
     };
     let jeanne_a = Person {
-        name: Some(Names {
-            first: s("jeanne"),
-            last: s("michou"),
-            legal: s("marie"),
-        }),
+        name: Some(Names::new(s("jeanne"), s("michou"), s("marie"))),
         sex: Some("F".into()),
         ..Person::default()
     };
     let jeanne_b = Person {
-        name: Some(Names {
-            first: s("jeanne"),
-            last: s("marie"),
-            legal: None,
-        }),
+        name: Some(Names::new(s("jeanne"), s("marie"), None)),
         sex: Some("F".into()),
         ..Person::default()
     };
@@ -602,11 +579,7 @@ fn original_unit_tests() {
                "explain":{"sex":"F","lastName":{"longname":false,"penalty":1.5,"levenshteinScore":0.7},"firstName":{"levenshteinScore":1},"legalName":true,"birthCountry":"BirthCountry not France"}})
     );
     let long = |first: &str, last: &str, city: Option<&str>| Person {
-        name: Some(Names {
-            first: s(first),
-            last: s(last),
-            legal: None,
-        }),
+        name: Some(Names::new(s(first), s(last), None)),
         sex: Some("F".into()),
         birth: city.map(|c| Event {
             date: None,
@@ -790,9 +763,12 @@ fn result_lists() {
     let out = score_results(request, &hits, &Params::default(), 1.0, None);
     let scores: Vec<Option<f64>> = out.iter().map(|s| s.score).collect();
     assert_eq!(scores, [Some(0.73), Some(0.49), Some(0.0)]);
-    assert_eq!(out[0].scores["multiMatchPenalty"], json!(0.8));
-    assert_eq!(out[0].scores["multiMatch"], json!(3));
-    let es: Vec<Value> = out.iter().map(|s| s.scores["es"].clone()).collect();
+    assert_eq!(out[0].scores.to_json()["multiMatchPenalty"], json!(0.8));
+    assert_eq!(out[0].scores.to_json()["multiMatch"], json!(3));
+    let es: Vec<Value> = out
+        .iter()
+        .map(|s| s.scores.to_json()["es"].clone())
+        .collect();
     assert_eq!(es, [json!(0.2), json!(0.18), json!(0.15)]);
     let wide = Params {
         prune: 0.1,
@@ -803,7 +779,7 @@ fn result_lists() {
     assert_eq!(scores, [Some(0.79), Some(0.53), Some(0.0)]);
     let alone = score_results(request, &hits[..1], &Params::default(), 1.0, None);
     assert_eq!(alone[0].score, Some(0.91));
-    assert!(alone[0].scores.get("multiMatch").is_none());
+    assert!(!alone[0].scores.has("multiMatch"));
 
     let name_only = json!({"lastName": "Dupont", "firstName": "Jean"});
     let twins = vec![
@@ -845,11 +821,11 @@ fn result_lists() {
     // Hits Elasticsearch sorted on another field are not scored.
     let unsorted = vec![(french_hit(&["Jean"], "Dupont", "M", "19300512"), None)];
     let out = score_results(request, &unsorted, &Params::default(), 1.0, None);
-    assert_eq!(
-        out[0],
-        Scored {
-            score: None,
-            scores: json!({"score": 0})
-        }
-    );
+    assert_eq!(out[0].score, None);
+    assert_eq!(out[0].scores.to_json(), json!({"score": 0}));
+    // Written as its JSON tree would be.
+    let full = score_results(request, &hits, &Params::default(), 1.0, None);
+    for s in full {
+        assert_eq!(serde_json::to_value(&s.scores).unwrap(), s.scores.to_json());
+    }
 }

@@ -3,7 +3,9 @@
 //! soundex, fuzzball's ratios and the token comparison.
 
 use super::{r2, BLIND_TOKEN_SCORE, FUZZ_PENALTY, TOKEN_PLACE_PENALTY};
-use regex::Regex;
+use regex_lite::Regex;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
 
 /// A value as the original handles it: one string or a list of strings.
@@ -54,6 +56,21 @@ pub fn present(x: &Option<Tx>) -> bool {
 /// 3.1: NFKD without combining marks, lower case, every run of other characters than
 /// `a-z0-9` one space, trimmed.
 pub fn normalize(s: &str) -> String {
+    normalized(s).into_owned()
+}
+
+/// [`normalize`], borrowing a text that is already normalised (most are, once read).
+pub fn normalized(s: &str) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let plain = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ')
+        && bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && !s.contains("  ");
+    if plain {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut space = false;
     let lower: String = if s.is_ascii() {
@@ -75,42 +92,77 @@ pub fn normalize(s: &str) -> String {
             space = true;
         }
     }
-    out
+    Cow::Owned(out)
 }
 
-/// One rule of a list: a pattern, its replacement (`${1}` for a group), and whether it
-/// replaces every match (JavaScript's `g`) or the first.
+/// One rule of a list: a pattern, its replacement (`${1}` for a group), whether it
+/// replaces every match (JavaScript's `g`) or the first, and words one of which a text
+/// must contain for the pattern to match (none: any text may match). The pattern is
+/// compiled the first time a text could match it: a component instance lives for one
+/// request, and most rules never get that far.
 pub struct Rule {
-    re: Regex,
+    pattern: &'static str,
+    re: OnceLock<Regex>,
     with: &'static str,
     global: bool,
+    needles: &'static [&'static str],
 }
 
-/// Compiles a rule list (the patterns are constants: a bad one is a programming error).
-pub fn rules(list: &[(&str, &'static str, bool)]) -> Vec<Rule> {
+impl Rule {
+    fn may_match(&self, text: &str) -> bool {
+        self.needles.is_empty() || self.needles.iter().any(|n| text.contains(n))
+    }
+
+    fn regex(&self) -> &Regex {
+        self.re
+            .get_or_init(|| Regex::new(self.pattern).expect("a valid pattern"))
+    }
+}
+
+/// A rule: (pattern, replacement, global, needles).
+pub type RuleSpec = (&'static str, &'static str, bool, &'static [&'static str]);
+
+/// A rule list, each pattern compiled when first needed.
+pub fn rules(list: &[RuleSpec]) -> Vec<Rule> {
     list.iter()
-        .map(|(pattern, with, global)| Rule {
-            re: Regex::new(pattern).expect("a valid pattern"),
+        .map(|(pattern, with, global, needles)| Rule {
+            pattern,
+            re: OnceLock::new(),
             with,
             global: *global,
+            needles,
         })
         .collect()
 }
 
 /// 3.2 `applyRegex` on one string: normalised, then each rule in order.
 pub fn apply(s: &str, rules: &[Rule]) -> String {
-    let mut value = normalize(s);
+    apply_rules(s, rules, true)
+}
+
+fn apply_rules(s: &str, rules: &[Rule], use_needles: bool) -> String {
+    let mut value = normalized(s).into_owned();
     for rule in rules {
-        if !rule.re.is_match(&value) {
+        if use_needles && !rule.may_match(&value) {
+            continue;
+        }
+        let re = rule.regex();
+        if !re.is_match(&value) {
             continue;
         }
         value = if rule.global {
-            rule.re.replace_all(&value, rule.with).into_owned()
+            re.replace_all(&value, rule.with).into_owned()
         } else {
-            rule.re.replace(&value, rule.with).into_owned()
+            re.replace(&value, rule.with).into_owned()
         };
     }
     value
+}
+
+/// [`apply`] trying every pattern (to check the needles).
+#[cfg(test)]
+pub fn apply_every_rule(s: &str, rules: &[Rule]) -> String {
+    apply_rules(s, rules, false)
 }
 
 /// 3.2 on a value: element-wise on a list; an absent value stays absent.
@@ -153,7 +205,7 @@ pub fn tokenize(x: &Option<Tx>, expand: bool) -> Option<Tx> {
 }
 
 /// Levenshtein distance over characters, with the cost of a substitution.
-fn levenshtein(a: &[char], b: &[char], substitution: usize) -> usize {
+fn levenshtein<T: PartialEq>(a: &[T], b: &[T], substitution: usize) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut diagonal = row[0];
@@ -219,6 +271,12 @@ pub fn lev_ratio(a: &str, b: &str, distance: Distance) -> f64 {
     if a == b {
         return 1.0;
     }
+    if let (Distance::Lev, true) = (distance, a.is_ascii() && b.is_ascii()) {
+        // Most names: their bytes are their characters.
+        let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+        let d = levenshtein(long.as_bytes(), short.as_bytes(), 1);
+        return r2(1.0 - d as f64 / long.len() as f64);
+    }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
     let d = match distance {
@@ -228,8 +286,9 @@ pub fn lev_ratio(a: &str, b: &str, distance: Distance) -> f64 {
     r2(1.0 - d as f64 / long.len() as f64)
 }
 
-/// 3.5: the French soundex key of a normalised string (4 characters).
-pub fn soundex(s: &str) -> String {
+/// 3.5: the French soundex key of a normalised string (4 characters; it is ASCII, so
+/// upper case is ASCII's).
+pub fn soundex(s: &str) -> [char; 4] {
     fn code(c: char) -> Option<u8> {
         Some(match c {
             'B' | 'P' => 1,
@@ -245,15 +304,16 @@ pub fn soundex(s: &str) -> String {
             _ => return None,
         })
     }
-    let upper = s.to_uppercase();
-    let mut chars = upper.chars();
+    let mut key = ['0'; 4];
+    let mut chars = s.chars().map(|c| c.to_ascii_uppercase());
     let Some(first) = chars.next() else {
-        return "0000".into();
+        return key;
     };
-    let mut key = String::from(first);
+    key[0] = first;
+    let mut len = 1;
     let mut previous = code(first);
     for c in chars {
-        if key.chars().count() >= 4 {
+        if len >= 4 {
             break;
         }
         match code(c) {
@@ -261,14 +321,12 @@ pub fn soundex(s: &str) -> String {
             Some(0) => previous = Some(0),
             Some(n) => {
                 if previous != Some(n) {
-                    key.push(char::from(b'0' + n));
+                    key[len] = char::from(b'0' + n);
+                    len += 1;
                 }
                 previous = Some(n);
             }
         }
-    }
-    while key.chars().count() < 4 {
-        key.push('0');
     }
     key
 }
@@ -282,7 +340,7 @@ pub fn fuzzy_ratio(a: &str, b: &str, compare: Option<Compare>) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let (a, b) = (normalize(a), normalize(b));
+    let (a, b) = (normalized(a), normalized(b));
     if a == b {
         return 1.0;
     }
@@ -469,10 +527,12 @@ mod tests {
 
     #[test]
     fn soundex_keys() {
-        assert_eq!(soundex("pompidou"), "P513");
-        assert_eq!(soundex("pompidous"), "P513");
-        assert_eq!(soundex("marie"), "M600");
-        assert_eq!(soundex("martin"), "M635");
+        let key = |s: &str| soundex(s).iter().collect::<String>();
+        assert_eq!(key("pompidou"), "P513");
+        assert_eq!(key("pompidous"), "P513");
+        assert_eq!(key("marie"), "M600");
+        assert_eq!(key("martin"), "M635");
+        assert_eq!(key(""), "0000");
     }
 
     #[test]

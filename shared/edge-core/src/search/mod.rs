@@ -89,12 +89,20 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
 /// The persons' matching scores against the request (its echo, as the original read
 /// it), with their places in the answer: re-sorted by score when the sort's first key is
 /// `score` (**FIX**: for a GET too, whose sort comes as JSON text), else in the order the
-/// backend gave.
+/// backend gave. Without the matching score (`req.matching_score` off), the backend's part
+/// and order only.
 fn score_persons(
     req: &SearchRequest,
     echo: &Value,
     persons: &[person::Person],
 ) -> Vec<(usize, crate::score::Scored)> {
+    if !req.matching_score {
+        return persons
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, crate::score::backend_part(p.es_score)))
+            .collect();
+    }
     let empty = Map::new();
     let request = echo.as_object().unwrap_or(&empty);
     let hits: Vec<_> = persons.iter().map(|p| (p.scoring(), p.es_score)).collect();

@@ -403,11 +403,11 @@ impl<'a> Location<'a> {
 impl Person<'_> {
     /// The person the matching score compares (scoring.md 4.1).
     pub fn scoring(&self) -> score::Person {
-        let names = Names {
-            first: Some(Tx::L(self.first.iter().map(|f| f.to_string()).collect())),
-            last: tx(self.last),
-            legal: None,
-        };
+        let names = Names::new(
+            Some(Tx::L(self.first.iter().map(|f| f.to_string()).collect())),
+            tx(self.last),
+            None,
+        );
         let event = |e: &Event<'_>| {
             let l = &e.location;
             let number = |n: Option<JsNumber<'_>>| match n? {
@@ -550,7 +550,6 @@ fn any_wkt_point(raw: &str) -> Option<(JsNumber<'_>, JsNumber<'_>)> {
     );
     parts.next().is_none().then_some((lon, lat))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,9 @@ pub struct SearchRequest {
     pub scroll_id: Option<String>,
     /// `headerLang` (POST): the language of a CSV answer's header line.
     pub header_lang: Option<String>,
+    /// Whether persons get the matching score (the deployment's `matching_score`; off, they
+    /// carry Elasticsearch's part only and keep the backend's order).
+    pub matching_score: bool,
 }
 
 impl SearchRequest {
@@ -59,6 +62,7 @@ impl SearchRequest {
             scroll: None,
             scroll_id: None,
             header_lang: None,
+            matching_score: true,
         }
     }
 
@@ -470,6 +474,7 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
         scroll,
         scroll_id,
         header_lang,
+        matching_score: true,
     })
 }
 
