@@ -5,7 +5,6 @@
 //!
 //! Compared exactly: the Elasticsearch requests (method, path, query, body as JSON), the
 //! status, the content type and the body; except, each named below:
-//! - `links` on persons (the Wikidata links file);
 //! - the cases a **FIX** of api.md changes (`fixed()`).
 
 use e2e::*;
@@ -79,6 +78,38 @@ fn goldens() -> Vec<Value> {
         .collect()
 }
 
+/// Replays a case with the stub answering its captured Elasticsearch answers: the reply,
+/// and what the stub was asked.
+fn replay_scripted(h: &Host, es: &EsStub, case: &Value) -> (Reply, Vec<Recorded>) {
+    es.clear_script();
+    es.script(
+        case["es_fixture"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["status"].as_u64().unwrap() as u16, f["body"].clone())),
+    );
+    let before = es.recorded().len();
+    let reply = replay(h, case);
+    let sent = es.recorded()[before..].to_vec();
+    (reply, sent)
+}
+
+/// The Elasticsearch calls are the captured ones: method, path, query, body as JSON.
+fn assert_es_calls(id: &str, sent: &[Recorded], expected: &[Value]) {
+    assert_eq!(sent.len(), expected.len(), "{id}: number of ES calls");
+    for (got, want) in sent.iter().zip(expected) {
+        assert_eq!(got.method, want["method"].as_str().unwrap(), "{id}");
+        assert_eq!(got.path, want["path"].as_str().unwrap(), "{id}");
+        assert_eq!(query_map(&got.query), want["query"], "{id}: ES query");
+        assert_eq!(
+            got.json().unwrap_or(Value::Null),
+            want["body"],
+            "{id}: ES body"
+        );
+    }
+}
+
 /// Sends a golden's request as the original received it.
 fn replay(h: &Host, case: &Value) -> Reply {
     let http = &case["http"];
@@ -104,17 +135,6 @@ fn replay(h: &Host, case: &Value) -> Reply {
     request(h.addr, method, url, &header_refs, &body)
 }
 
-/// Persons without `links` (the Wikidata links file is not loaded here).
-fn comparable(body: &Value) -> Value {
-    let mut body = body.clone();
-    if let Some(persons) = body["response"]["persons"].as_array_mut() {
-        for p in persons.iter_mut() {
-            p.as_object_mut().unwrap().remove("links");
-        }
-    }
-    body
-}
-
 fn query_map(q: &str) -> Value {
     let mut m = serde_json::Map::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
@@ -124,10 +144,26 @@ fn query_map(q: &str) -> Value {
     Value::Object(m)
 }
 
+/// A host as the capture's server was: its Wikidata links loaded (the fixture file).
 fn start(es: &EsStub, dir: &TempDir) -> Host {
     let url = es.url();
+    let rc = sqlite_runtime_config(dir);
+    let out = std::process::Command::new(host_bin())
+        .arg("links")
+        .arg("--manifest")
+        .arg(root().join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(&rc)
+        .arg(root().join("tests/data/goldens/fixtures/wikidata.json"))
+        .output()
+        .expect("deces-edge runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     app_host(
-        sqlite_runtime_config(dir),
+        rc,
         &[
             ("SPIN_VARIABLE_ES_URL", url.as_str()),
             ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
@@ -152,31 +188,11 @@ fn search_goldens_match_the_original() {
         if !FAMILIES.contains(&family) {
             continue;
         }
-        es.clear_script();
-        es.script(
-            case["es_fixture"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| (f["status"].as_u64().unwrap() as u16, f["body"].clone())),
-        );
-        let before = es.recorded().len();
-        let reply = replay(&h, case);
-        let sent = es.recorded()[before..].to_vec();
+        let (reply, sent) = replay_scripted(&h, &es, case);
         let fix = fixed(id, case);
         let expected_es = case["es_requests"].as_array().unwrap();
         if fix.as_ref().is_none_or(|f| f.es_as_captured) {
-            assert_eq!(sent.len(), expected_es.len(), "{id}: number of ES calls");
-            for (got, want) in sent.iter().zip(expected_es) {
-                assert_eq!(got.method, want["method"].as_str().unwrap(), "{id}");
-                assert_eq!(got.path, want["path"].as_str().unwrap(), "{id}");
-                assert_eq!(query_map(&got.query), want["query"], "{id}: ES query");
-                assert_eq!(
-                    got.json().unwrap_or(Value::Null),
-                    want["body"],
-                    "{id}: ES body"
-                );
-            }
+            assert_es_calls(id, &sent, expected_es);
         } else if fix.as_ref().is_some_and(|f| f.status != 200) {
             assert!(sent.is_empty(), "{id}: refused before ES");
         }
@@ -193,7 +209,7 @@ fn search_goldens_match_the_original() {
             Some("application/json; charset=utf-8"),
             "{id}"
         );
-        assert_eq!(comparable(&reply.json()), comparable(&body), "{id}: body");
+        assert_eq!(reply.json(), body, "{id}: body");
         replayed += 1;
     }
     assert_eq!(replayed, 119, "cases replayed");
@@ -366,28 +382,9 @@ fn csv_goldens_match_the_original() {
     let mut replayed = 0;
     for case in all.iter().filter(|c| c["family"] == "search_csv") {
         let id = case["case_id"].as_str().unwrap();
-        es.clear_script();
-        es.script(
-            case["es_fixture"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| (f["status"].as_u64().unwrap() as u16, f["body"].clone())),
-        );
-        let before = es.recorded().len();
-        let reply = replay(&h, case);
-        let sent = es.recorded()[before..].to_vec();
+        let (reply, sent) = replay_scripted(&h, &es, case);
         let expected_es = case["es_requests"].as_array().unwrap();
-        assert_eq!(sent.len(), expected_es.len(), "{id}: number of ES calls");
-        for (got, want) in sent.iter().zip(expected_es) {
-            assert_eq!(got.path, want["path"].as_str().unwrap(), "{id}");
-            assert_eq!(query_map(&got.query), want["query"], "{id}: ES query");
-            assert_eq!(
-                got.json().unwrap_or(Value::Null),
-                want["body"],
-                "{id}: ES body"
-            );
-        }
+        assert_es_calls(id, &sent, expected_es);
         let expected = &case["api_response"];
         assert_eq!(
             reply.status as u64,

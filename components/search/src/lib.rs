@@ -188,8 +188,30 @@ fn search_reply(req: &Request) -> JsonReply {
         && req.header("accept").is_some_and(|a| a.contains("text/csv"));
     match backend() {
         Ok(mut b) if csv => search::csv::download(&request, |page| b.answer(page)),
-        Ok(mut b) => b.search(&request),
+        Ok(mut b) => links(b.search(&request)),
         Err(reply) => reply,
+    }
+}
+
+/// A search or id answer with the persons' Wikidata links, when `deces-edge links` loaded
+/// some into the key-value store (one lookup, `links:loaded`, when none were).
+fn links(reply: JsonReply) -> JsonReply {
+    if reply.status != 200 {
+        return reply;
+    }
+    let Ok(store) = Store::open_default() else {
+        return reply;
+    };
+    if !store.exists("links:loaded").unwrap_or(false) {
+        return reply;
+    }
+    let lookup = |id: &str| {
+        let bytes = store.get(&format!("links:{id}")).ok()??;
+        serde_json::from_slice(&bytes).ok()
+    };
+    match search::with_links(&reply.body, lookup) {
+        Some(body) => JsonReply { body, ..reply },
+        None => reply,
     }
 }
 
@@ -198,7 +220,7 @@ fn id_reply(id: &str) -> JsonReply {
         return e.reply();
     }
     match backend() {
-        Ok(mut b) => b.id(id),
+        Ok(mut b) => links(b.id(id)),
         Err(reply) => reply,
     }
 }

@@ -1,2 +1,3 @@
 pub mod import;
+pub mod links;
 pub mod sample;

@@ -99,7 +99,7 @@ fn vertices(v: &Value, out: &mut Vec<(f64, f64)>) {
     }
 }
 
-fn city_rules() -> &'static [Rule] {
+pub(crate) fn city_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         let particles = r"(^|\s)(de|en|les|le|la|a|aux|au|du|de la|sous|ss?|sur|l|d|des)\s";
@@ -140,7 +140,7 @@ fn city_rules() -> &'static [Rule] {
     })
 }
 
-fn country_rules() -> &'static [Rule] {
+pub(crate) fn country_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         rules(&[
@@ -162,7 +162,7 @@ fn country_rules() -> &'static [Rule] {
     })
 }
 
-fn department_rules() -> &'static [Rule] {
+pub(crate) fn department_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| {
         rules(&[
@@ -173,7 +173,7 @@ fn department_rules() -> &'static [Rule] {
     })
 }
 
-fn borough_rules() -> &'static [Rule] {
+pub(crate) fn borough_rules() -> &'static [Rule] {
     static R: OnceLock<Vec<Rule>> = OnceLock::new();
     R.get_or_init(|| rules(&[(r"^\D*0*([1-9]+0?)\D*$", "${1}", false, &[])]))
 }
@@ -506,29 +506,4 @@ pub fn score_location(
         out.set("score", MIN_NOT_FR_SCORE.max(score_reduce(&out, false)));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::score::text::apply_every_rule;
-
-    proptest::proptest! {
-        /// A rule skipped for lack of its words would not have matched.
-        #[test]
-        fn the_rules_words_only_skip_what_cannot_match(
-            words in proptest::collection::vec(proptest::sample::select(vec![
-                "paris", "lyon", "marseille", "15e", "arrondissement", "art", "ste", "st", "aix",
-                "pce", "de", "la", "les", "sous", "ss", "sur", "inconnu", "sainte", "clotilde",
-                "berck", "mer", "montreuil", "s", "bois", "asnieres", "seine", "clichy",
-                "garenne", "belleville", "saone", "levallois", "hollande", "angleterre",
-                "grande", "bretagne", "vietnam", "'", " ", "2a", "01", "99",
-            ]), 0..6)
-        ) {
-            let text = words.join(" ");
-            for list in [city_rules(), country_rules(), department_rules(), borough_rules()] {
-                proptest::prop_assert_eq!(apply(&text, list), apply_every_rule(&text, list));
-            }
-        }
-    }
 }

@@ -829,3 +829,33 @@ fn result_lists() {
         assert_eq!(serde_json::to_value(&s.scores).unwrap(), s.scores.to_json());
     }
 }
+
+proptest::proptest! {
+    /// A rule skipped for lack of its words would not have matched (every rule list).
+    #[test]
+    fn the_rules_words_only_skip_what_cannot_match(
+        words in proptest::collection::vec(proptest::sample::select(vec![
+            "de", "la", "los", "baron", "duc", "ben", "l", "d", "le", "el", "st", "dit", "mr",
+            "mme", "madame", "inconnu", "sn", "snc", "sans", "nom", "prenom", "connu", "sp",
+            "spc", "dupont", "jean", "x", "X", "-", "'", "  ", "paris", "lyon", "marseille",
+            "15e", "arrondissement", "art", "ste", "aix", "pce", "les", "sous", "ss", "sur",
+            "sainte", "clotilde", "berck", "mer", "montreuil", "s", "bois", "asnieres", "seine",
+            "clichy", "garenne", "belleville", "saone", "levallois", "hollande", "angleterre",
+            "grande", "bretagne", "vietnam", "2a", "01", "99",
+        ]), 0..6)
+    ) {
+        use super::text::{apply, apply_every_rule};
+        let text = words.join(" ");
+        for list in [
+            name::first_name_rules(),
+            name::last_name_rules(),
+            name::stop_name_rules(),
+            place::city_rules(),
+            place::country_rules(),
+            place::department_rules(),
+            place::borough_rules(),
+        ] {
+            proptest::prop_assert_eq!(apply(&text, list), apply_every_rule(&text, list));
+        }
+    }
+}

@@ -86,6 +86,25 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
     })
 }
 
+/// A search or id answer with each person's `links` (the Wikidata links a deployment
+/// loaded, `lookup` by person id) added last; `None` when the body is not such an answer.
+pub fn with_links(body: &str, mut lookup: impl FnMut(&str) -> Option<Value>) -> Option<String> {
+    let mut answer: Value = serde_json::from_str(body).ok()?;
+    let persons = answer
+        .get_mut("response")?
+        .get_mut("persons")?
+        .as_array_mut()?;
+    for person in persons.iter_mut() {
+        let Some(id) = person.get("id").and_then(Value::as_str).map(str::to_string) else {
+            continue;
+        };
+        if let (Some(links), Some(p)) = (lookup(&id), person.as_object_mut()) {
+            p.insert("links".into(), links);
+        }
+    }
+    Some(answer.to_string())
+}
+
 /// The persons' matching scores against the request (its echo, as the original read
 /// it), with their places in the answer: re-sorted by score when the sort's first key is
 /// `score` (**FIX**: for a GET too, whose sort comes as JSON text), else in the order the
@@ -194,5 +213,30 @@ mod tests {
             from_body(br#"{"deathAge": 0}"#).unwrap_err(),
             SearchError::EmptyRequest
         );
+    }
+}
+
+#[cfg(test)]
+mod links_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn links_go_last_on_the_persons_that_have_some() {
+        let body = json!({"request": {}, "response": {"persons": [
+            {"score": 1, "id": "a", "name": {}}, {"score": 0.5, "id": "b"}
+        ]}})
+        .to_string();
+        let out = with_links(&body, |id| (id == "a").then(|| json!({"label": "A"}))).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["response"]["persons"][0]["links"], json!({"label": "A"}));
+        let keys: Vec<&String> = v["response"]["persons"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(keys.last().map(|k| k.as_str()), Some("links"));
+        assert!(v["response"]["persons"][1].get("links").is_none());
+        assert!(with_links("{}", |_| None).is_none());
     }
 }
