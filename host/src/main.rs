@@ -207,7 +207,12 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("import") => cli::import::parse_args(&args[1..]).and_then(cli::import::run),
         Some("sample") => sample_command(&args[1..]),
-        Some("links") => cli::links::parse_args(&args[1..]).and_then(cli::links::run),
+        Some("links") => {
+            cli::data::parse_args(cli::data::Kind::Links, &args[1..]).and_then(cli::data::run)
+        }
+        Some("communes") => {
+            cli::data::parse_args(cli::data::Kind::Communes, &args[1..]).and_then(cli::data::run)
+        }
         _ => parse_args(&args).and_then(up),
     };
     if let Err(e) = result {

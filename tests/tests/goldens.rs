@@ -407,3 +407,63 @@ fn csv_goldens_match_the_original() {
     }
     assert_eq!(replayed, 3, "CSV cases replayed");
 }
+
+/// The communes dictionary (scoring.md 8.5), loaded with `deces-edge communes` from a small
+/// hand-made file: a city that does not match by name is found by its code. Without it, as
+/// the goldens were captured, the name alone counts.
+#[test]
+fn a_communes_dictionary_finds_a_city_by_its_code() {
+    let hit = json!({"took": 1, "timed_out": false, "hits": {"total": {"value": 1, "relation": "eq"},
+        "max_score": 10.0, "hits": [{"_index": "deces", "_id": "x", "_score": 10.0, "_source": {
+            "UID": "aaaaaaaaaaaa", "NOM": "Pompidou", "PRENOMS": "Georges", "SEXE": "M",
+            "DATE_NAISSANCE": "19691101", "COMMUNE_NAISSANCE": "Vincennes",
+            "CODE_INSEE_NAISSANCE": "75080", "CODE_INSEE_NAISSANCE_HISTORIQUE": ["75080", "94800"],
+            "DEPARTEMENT_NAISSANCE": "75", "PAYS_NAISSANCE": "France",
+            "PAYS_NAISSANCE_CODEISO3": "FRA", "GEOPOINT_NAISSANCE": "POINT(2.439497 48.847759)"}}]}});
+    let search = "/deces/api/v1/search?firstName=Georges&lastName=Pompidou&birthCity=Paris";
+    let birth_location = |with_dictionary: bool| {
+        let es = EsStub::start();
+        let dir = TempDir::new("communes");
+        let rc = sqlite_runtime_config(&dir);
+        if with_dictionary {
+            let file = dir.path().join("communes.geojson");
+            std::fs::write(
+                &file,
+                json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+                    "properties": {"nom": "Paris", "insee": "75056", "surf_ha": 10540},
+                    "geometry": {"type": "Polygon", "coordinates": [[[2.25, 48.82], [2.42, 48.82], [2.42, 48.90], [2.25, 48.90]]]}}]})
+                .to_string(),
+            )
+            .unwrap();
+            let out = std::process::Command::new(host_bin())
+                .args(["communes", "--manifest"])
+                .arg(root().join("spin.toml"))
+                .arg("--runtime-config-file")
+                .arg(&rc)
+                .arg(&file)
+                .output()
+                .expect("deces-edge runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let h = app_host(
+            rc,
+            &[
+                ("SPIN_VARIABLE_ES_URL", es.url().as_str()),
+                ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
+            ],
+        );
+        es.script([(200, hit.clone())]);
+        let reply = h.get(search);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["response"]["persons"][0]["scores"]["birthLocation"].clone()
+    };
+    assert_eq!(birth_location(false), json!({"city": 0.11, "score": 0.2}));
+    assert_eq!(
+        birth_location(true),
+        json!({"city": 1, "code": 0.87, "score": 0.87})
+    );
+}

@@ -7,6 +7,7 @@
 
 use edge_core::api::{self, JsonReply};
 use edge_core::embedded::backend::{Embedded, SearchBackend};
+use edge_core::score::place::{Commune, CommuneLookup};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
@@ -32,7 +33,13 @@ fn route(req: &Request) -> JsonReply {
             Method::Get | Method::Post => search_reply(req),
             _ => api::method_not_allowed(),
         },
-        Some("/compare") if *req.method() == Method::Post => score::reply(req.body(), None),
+        Some("/compare") if *req.method() == Method::Post => {
+            let communes = StoredCommunes::open();
+            score::reply(
+                req.body(),
+                communes.as_ref().map(|c| c as &dyn CommuneLookup),
+            )
+        }
         Some("/compare") => api::method_not_allowed(),
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
         Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
@@ -188,8 +195,38 @@ fn search_reply(req: &Request) -> JsonReply {
         && req.header("accept").is_some_and(|a| a.contains("text/csv"));
     match backend() {
         Ok(mut b) if csv => search::csv::download(&request, |page| b.answer(page)),
-        Ok(mut b) => links(b.search(&request)),
+        Ok(mut b) => {
+            let communes = StoredCommunes::open();
+            let lookup = communes.as_ref().map(|c| c as &dyn CommuneLookup);
+            let reply = match b.answer(&request) {
+                Ok(es) => search::search_reply_with(&request, es.as_bytes(), lookup)
+                    .unwrap_or_else(|| Failure::Unavailable.reply()),
+                Err(reply) => reply,
+            };
+            links(reply)
+        }
         Err(reply) => reply,
+    }
+}
+
+/// The communes dictionary a deployment loaded with `deces-edge communes` (none when it
+/// did not: the matching score then goes without, as the original did).
+struct StoredCommunes(Store);
+
+impl StoredCommunes {
+    fn open() -> Option<Self> {
+        let store = Store::open_default().ok()?;
+        store
+            .exists("commune:loaded")
+            .unwrap_or(false)
+            .then_some(StoredCommunes(store))
+    }
+}
+
+impl CommuneLookup for StoredCommunes {
+    fn commune(&self, key: &str) -> Option<Commune> {
+        let bytes = self.0.get(&format!("commune:{key}")).ok()??;
+        serde_json::from_slice(&bytes).ok()
     }
 }
 

@@ -1,3 +1,3 @@
+pub mod data;
 pub mod import;
-pub mod links;
 pub mod sample;

@@ -11,7 +11,7 @@ use crate::api::JsonReply;
 use crate::search::error::{type_error, SearchError};
 use date::DateIn;
 use name::Names;
-use place::{Communes, Location};
+use place::{CommuneLookup, Location};
 use serde_json::{json, Map, Value};
 use text::Tx;
 
@@ -354,7 +354,12 @@ fn date_given(event: Option<&Event>) -> bool {
 }
 
 /// 9 `ScoreResult`: the sub-scores of A against B and their `score` (and `explain`).
-pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&Communes>) -> Value {
+pub fn score_result(
+    a: &Person,
+    b: &Person,
+    params: &Params,
+    communes: Option<&dyn CommuneLookup>,
+) -> Value {
     let mut explain = params.explain.then(Explain::default);
     let obj = scored_pair(a, b, params, communes, explain.as_mut());
     let mut out = obj.to_json();
@@ -365,7 +370,12 @@ pub fn score_result(a: &Person, b: &Person, params: &Params, communes: Option<&C
 }
 
 /// [`score_result`] without the explain, as sub-scores.
-fn score_result_obj(a: &Person, b: &Person, params: &Params, communes: Option<&Communes>) -> Obj {
+fn score_result_obj(
+    a: &Person,
+    b: &Person,
+    params: &Params,
+    communes: Option<&dyn CommuneLookup>,
+) -> Obj {
     scored_pair(a, b, params, communes, None)
 }
 
@@ -373,7 +383,7 @@ fn scored_pair(
     a: &Person,
     b: &Person,
     params: &Params,
-    communes: Option<&Communes>,
+    communes: Option<&dyn CommuneLookup>,
     mut explain: Option<&mut Explain>,
 ) -> Obj {
     let mut obj = Obj::default();
@@ -535,7 +545,7 @@ pub fn score_results(
     hits: &[(Person, Option<f64>)],
     params: &Params,
     candidates: f64,
-    communes: Option<&Communes>,
+    communes: Option<&dyn CommuneLookup>,
 ) -> Vec<Scored> {
     let given = |keys: &[&str]| {
         keys.iter().any(|k| match request.get(*k) {
@@ -660,7 +670,7 @@ pub fn score_results(
 /// POST /compare's answer to a body: the score object, 400 for a body that is not JSON,
 /// 413 above the search bodies' limit, 422 (as the original's validation) without a
 /// person. Whatever the persons hold, never a 500 (api.md FIX).
-pub fn reply(body: &[u8], communes: Option<&Communes>) -> JsonReply {
+pub fn reply(body: &[u8], communes: Option<&dyn CommuneLookup>) -> JsonReply {
     if body.len() > crate::search::MAX_BODY_BYTES {
         return crate::api::payload_too_large();
     }
@@ -675,7 +685,10 @@ pub fn reply(body: &[u8], communes: Option<&Communes>) -> JsonReply {
 
 /// POST /compare: `{"personA", "personB", "params"?}` to the score object, or the type
 /// errors of a body without its persons.
-pub fn compare(body: &Value, communes: Option<&Communes>) -> Result<Value, Map<String, Value>> {
+pub fn compare(
+    body: &Value,
+    communes: Option<&dyn CommuneLookup>,
+) -> Result<Value, Map<String, Value>> {
     let field = |key: &str| -> Result<&Map<String, Value>, Map<String, Value>> {
         let (message, value) = match body.get(key) {
             Some(Value::Object(o)) => return Ok(o),

@@ -27,7 +27,7 @@ pub struct Location {
 }
 
 /// A commune of the dictionary: its INSEE code, centroid and surface.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Commune {
     pub code: String,
     pub latitude: f64,
@@ -71,8 +71,9 @@ impl Communes {
         Ok(Communes(map))
     }
 
-    fn get(&self, city: &str) -> Option<&Commune> {
-        self.0.get(&city_norm(city))
+    /// The communes by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Commune)> {
+        self.0.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -81,6 +82,18 @@ impl Communes {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Where the score finds a commune by its normalised name (`cityNorm`): a dictionary in
+/// memory, or one a deployment loaded into its key-value store.
+pub trait CommuneLookup {
+    fn commune(&self, key: &str) -> Option<Commune>;
+}
+
+impl CommuneLookup for Communes {
+    fn commune(&self, key: &str) -> Option<Commune> {
+        self.0.get(key).cloned()
     }
 }
 
@@ -355,7 +368,7 @@ pub fn score_location(
     a: &Location,
     b: &Location,
     event: &str,
-    communes: Option<&Communes>,
+    communes: Option<&dyn CommuneLookup>,
     mut explain: Option<&mut Explain>,
 ) -> Obj {
     let mut out = Obj::default();
@@ -396,8 +409,10 @@ pub fn score_location(
             out.set("country", c);
         }
         if let (Some(city), Some(b_city)) = (a_city, b.city.as_ref().filter(|_| present(&b.city))) {
-            let entry = city.first().and_then(|c| communes.and_then(|d| d.get(c)));
-            if let (Some(entry), Some(e)) = (entry, explain.as_deref_mut()) {
+            let entry = city
+                .first()
+                .and_then(|c| communes.and_then(|d| d.commune(&city_norm(c))));
+            if let (Some(entry), Some(e)) = (&entry, explain.as_deref_mut()) {
                 e.set(&[&city_key, "surface"], super::num(entry.surface));
             }
             let mut c = score_city(city, b_city);
@@ -405,7 +420,7 @@ pub fn score_location(
             if out.get("code") == Some(1.0) && c < BLIND_LOCATION_SCORE {
                 c = 0.87;
             } else if c < BLIND_LOCATION_SCORE {
-                if let Some(entry) = entry {
+                if let Some(entry) = &entry {
                     let theirs = b.code_history.as_ref().or(b.code.as_ref());
                     let code = theirs.map_or(MIN_CODE_SCORE, |t| {
                         score_code(&Tx::S(entry.code.clone()), t)
@@ -493,7 +508,9 @@ pub fn score_location(
             out.set("city", c);
             if let Some(e) = explain {
                 e.set(&[&city_key, "country"], json!(not_france));
-                let entry = city.first().and_then(|c| communes.and_then(|d| d.get(c)));
+                let entry = city
+                    .first()
+                    .and_then(|c| communes.and_then(|d| d.commune(&city_norm(c))));
                 if let Some(entry) = entry {
                     e.set(
                         &[&city_key, "surface"],

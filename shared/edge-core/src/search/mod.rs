@@ -12,6 +12,7 @@ mod tree;
 mod write;
 
 use crate::api::JsonReply;
+use crate::score::place::CommuneLookup;
 use error::SearchError;
 use fields::Param;
 use request::SearchRequest;
@@ -41,6 +42,15 @@ pub fn check_id(id: &str) -> Result<(), SearchError> {
 /// The API answer for an Elasticsearch search answer (its raw JSON); `None` when that
 /// answer is not the shape Elasticsearch gives (treated as an upstream failure).
 pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
+    search_reply_with(req, es, None)
+}
+
+/// [`search_reply`], the matching score finding communes in `communes` (scoring.md 8.5).
+pub fn search_reply_with(
+    req: &SearchRequest,
+    es: &[u8],
+    communes: Option<&dyn CommuneLookup>,
+) -> Option<JsonReply> {
     // Checked as UTF-8 once here, rather than string by string while parsing.
     let es = std::str::from_utf8(es).ok()?;
     let answer = person::EsAnswer::read(es)?;
@@ -70,7 +80,7 @@ pub fn search_reply(req: &SearchRequest, es: &[u8]) -> Option<JsonReply> {
         .iter()
         .map(person::Person::from_hit)
         .collect();
-    let scored = score_persons(req, &echo, &persons);
+    let scored = score_persons(req, &echo, &persons, communes);
     write::array(response.key(key!("persons")), &scored, |out, (i, s)| {
         persons[*i].write(out, s)
     });
@@ -114,6 +124,7 @@ fn score_persons(
     req: &SearchRequest,
     echo: &Value,
     persons: &[person::Person],
+    communes: Option<&dyn CommuneLookup>,
 ) -> Vec<(usize, crate::score::Scored)> {
     if !req.matching_score {
         return persons
@@ -126,7 +137,7 @@ fn score_persons(
     let request = echo.as_object().unwrap_or(&empty);
     let hits: Vec<_> = persons.iter().map(|p| (p.scoring(), p.es_score)).collect();
     let params = crate::score::Params::default();
-    let scored = crate::score::score_results(request, &hits, &params, 1.0, None);
+    let scored = crate::score::score_results(request, &hits, &params, 1.0, communes);
     let mut out: Vec<_> = scored.into_iter().enumerate().collect();
     if let Some((key, order)) = req.sort.first() {
         if key == "score" {

@@ -1,25 +1,49 @@
-//! `deces-edge links FILE`: loads the Wikidata links file (a JSON array of `{"id": UID,
-//! "wikidata", "wikipedia", "wikimedia", "label"}`, as the original's `WIKIDATA_LINKS`)
-//! into the key-value store the search component reads: `links:<UID>` is a person's links
-//! object, `links:loaded` how many were loaded (its absence spares searches the lookups).
+//! The search's optional data files, loaded into the key-value store the search component
+//! reads (a component instance serves one request: it cannot parse a large file each time).
+//! - `deces-edge links FILE`: the Wikidata links file (a JSON array of `{"id": UID,
+//!   "wikidata", "wikipedia", "wikimedia", "label"}`, as the original's `WIKIDATA_LINKS`):
+//!   `links:<UID>` is a person's links object.
+//! - `deces-edge communes FILE`: the communes dictionary of the matching score (a GeoJSON
+//!   FeatureCollection with `nom`, `insee`, `surf_ha`, as the original's `COMMUNES_JSON`):
+//!   `commune:<normalised name>` is `{code, latitude, longitude, surface}`.
+//!
+//! `<kind>:loaded` says how many were loaded: its absence spares searches the lookups.
 
 use crate::manifest;
 use crate::store::Backend;
 use anyhow::{anyhow, bail, Context, Result};
+use edge_core::score::place::Communes;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
-pub const USAGE: &str =
-    "usage: deces-edge links [--manifest spin.toml] [--runtime-config-file FILE] [--store default] FILE";
+pub const USAGE: &str = "usage: deces-edge links|communes [--manifest spin.toml] \
+[--runtime-config-file FILE] [--store default] FILE";
 
-pub struct LinksArgs {
+/// Which data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Links,
+    Communes,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Links => "links",
+            Kind::Communes => "commune",
+        }
+    }
+}
+
+pub struct DataArgs {
+    kind: Kind,
     manifest: PathBuf,
     runtime_config: Option<PathBuf>,
     store: String,
     file: PathBuf,
 }
 
-pub fn parse_args(args: &[String]) -> Result<LinksArgs> {
+pub fn parse_args(kind: Kind, args: &[String]) -> Result<DataArgs> {
     let (mut manifest, mut runtime_config, mut store, mut file) = (
         PathBuf::from("spin.toml"),
         None,
@@ -42,8 +66,9 @@ pub fn parse_args(args: &[String]) -> Result<LinksArgs> {
             _ => bail!("one file only; {USAGE}"),
         }
     }
-    let file = file.ok_or_else(|| anyhow!("no links file; {USAGE}"))?;
-    Ok(LinksArgs {
+    let file = file.ok_or_else(|| anyhow!("no file; {USAGE}"))?;
+    Ok(DataArgs {
+        kind,
         manifest,
         runtime_config,
         store,
@@ -69,10 +94,25 @@ pub fn entries(text: &str) -> Result<Vec<(String, Map<String, Value>)>> {
         .collect()
 }
 
-pub fn run(args: LinksArgs) -> Result<()> {
+/// The key-value pairs a file gives (keys without their kind's prefix).
+fn pairs(kind: Kind, text: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    match kind {
+        Kind::Links => entries(text)?
+            .into_iter()
+            .map(|(id, links)| Ok((id, serde_json::to_vec(&links)?)))
+            .collect(),
+        Kind::Communes => Communes::from_geojson(text)
+            .map_err(|e| anyhow!("the communes file is not a GeoJSON FeatureCollection: {e}"))?
+            .iter()
+            .map(|(key, commune)| Ok((key.clone(), serde_json::to_vec(commune)?)))
+            .collect(),
+    }
+}
+
+pub fn run(args: DataArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let entries = entries(&text)?;
+    let pairs = pairs(args.kind, &text)?;
     let app_dir = manifest::app_dir(&args.manifest);
     let configs = manifest::store_configs(&app_dir, args.runtime_config.as_deref())?;
     let config = configs
@@ -81,20 +121,24 @@ pub fn run(args: LinksArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let prefix = args.kind.prefix();
     runtime.block_on(async {
         let store = Backend::open(&args.store, config).await?;
-        for (id, links) in &entries {
-            let value = serde_json::to_vec(links)?;
+        let failed = |e: crate::store::StoreError| anyhow!("{}", e.0);
+        for (key, value) in &pairs {
             store
-                .set(&format!("links:{id}"), &value)
+                .set(&format!("{prefix}:{key}"), value)
                 .await
-                .map_err(|e| anyhow!("{}", e.0))?;
+                .map_err(failed)?;
         }
         store
-            .set("links:loaded", entries.len().to_string().as_bytes())
+            .set(
+                &format!("{prefix}:loaded"),
+                pairs.len().to_string().as_bytes(),
+            )
             .await
-            .map_err(|e| anyhow!("{}", e.0))?;
-        eprintln!("deces-edge: links of {} persons loaded", entries.len());
+            .map_err(failed)?;
+        eprintln!("deces-edge: {} {prefix} entries loaded", pairs.len());
         Ok(())
     })
 }
