@@ -41,6 +41,26 @@ pub fn host_bin() -> PathBuf {
     built(target_dir().join("release").join("deces-edge"))
 }
 
+/// Runs a `deces-edge` command (`import`, `links`, `communes`) on the repository's
+/// manifest and the given runtime config; it must succeed.
+pub fn deces_edge(command: &str, rc: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = std::process::Command::new(host_bin())
+        .arg(command)
+        .arg("--manifest")
+        .arg(root().join("spin.toml"))
+        .arg("--runtime-config-file")
+        .arg(rc)
+        .args(args)
+        .output()
+        .expect("deces-edge runs");
+    assert!(
+        out.status.success(),
+        "deces-edge {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A built component, e.g. `wasm("probe")`.
 pub fn wasm(name: &str) -> PathBuf {
     built(

@@ -7,21 +7,8 @@ use serde_json::{json, Value};
 use std::process::{Command, Output};
 
 fn import(rc: &std::path::Path, args: &[&str]) -> Output {
-    let out = Command::new(host_bin())
-        .arg("import")
-        .arg("--manifest")
-        .arg(root().join("spin.toml"))
-        .arg("--runtime-config-file")
-        .arg(rc)
-        .args(args)
-        .output()
-        .expect("deces-edge runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    deces_edge("import", rc, &args)
 }
 
 fn stderr(out: &Output) -> String {

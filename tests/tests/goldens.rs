@@ -148,20 +148,8 @@ fn query_map(q: &str) -> Value {
 fn start(es: &EsStub, dir: &TempDir) -> Host {
     let url = es.url();
     let rc = sqlite_runtime_config(dir);
-    let out = std::process::Command::new(host_bin())
-        .arg("links")
-        .arg("--manifest")
-        .arg(root().join("spin.toml"))
-        .arg("--runtime-config-file")
-        .arg(&rc)
-        .arg(root().join("tests/data/goldens/fixtures/wikidata.json"))
-        .output()
-        .expect("deces-edge runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let links = root().join("tests/data/goldens/fixtures/wikidata.json");
+    deces_edge("links", &rc, &[links.as_os_str()]);
     app_host(
         rc,
         &[
@@ -435,19 +423,7 @@ fn a_communes_dictionary_finds_a_city_by_its_code() {
                 .to_string(),
             )
             .unwrap();
-            let out = std::process::Command::new(host_bin())
-                .args(["communes", "--manifest"])
-                .arg(root().join("spin.toml"))
-                .arg("--runtime-config-file")
-                .arg(&rc)
-                .arg(&file)
-                .output()
-                .expect("deces-edge runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            deces_edge("communes", &rc, &[file.as_os_str()]);
         }
         let h = app_host(
             rc,
