@@ -6,7 +6,7 @@
 //! `elasticsearch` (`es_url`). The logic is in `edge-core`.
 
 use edge_core::api::{self, JsonReply};
-use edge_core::embedded::backend::{Embedded, SearchBackend};
+use edge_core::embedded::backend::{shaped, Embedded, SearchBackend};
 use edge_core::score::place::{Commune, CommuneLookup};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
@@ -34,7 +34,8 @@ fn route(req: &Request) -> JsonReply {
             _ => api::method_not_allowed(),
         },
         Some("/compare") if *req.method() == Method::Post => {
-            let communes = StoredCommunes::open();
+            let store = Store::open_default().ok();
+            let communes = StoredCommunes::open(store.as_ref());
             score::reply(
                 req.body(),
                 communes.as_ref().map(|c| c as &dyn CommuneLookup),
@@ -122,31 +123,22 @@ impl Elasticsearch {
         Ok(outcome)
     }
 
-    /// A search call, shaped into the API's answer.
-    fn shaped(&self, call: &EsCall, request: &SearchRequest) -> JsonReply {
+    /// A search call's answer body, or the reply of its failure.
+    fn raw(&self, call: &EsCall) -> Result<String, JsonReply> {
         self.call(call)
-            .and_then(|o| {
-                let body = upstream::answer_body(&o)?;
-                search::search_reply(request, body).ok_or(Failure::Unavailable)
-            })
-            .unwrap_or_else(Failure::reply)
+            .and_then(|o| Ok(String::from_utf8_lossy(upstream::answer_body(&o)?).into_owned()))
+            .map_err(Failure::reply)
     }
 }
 
 impl SearchBackend for Elasticsearch {
-    fn search(&mut self, req: &SearchRequest) -> JsonReply {
-        self.shaped(&search::search_call(&self.index, req), req)
-    }
-
     fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply> {
-        let outcome = self.call(&search::search_call(&self.index, req));
-        outcome
-            .and_then(|o| Ok(String::from_utf8_lossy(upstream::answer_body(&o)?).into_owned()))
-            .map_err(Failure::reply)
+        self.raw(&search::search_call(&self.index, req))
     }
 
     fn id(&mut self, id: &str) -> JsonReply {
-        self.shaped(&search::id_call(&self.index, id), &SearchRequest::by_id())
+        let answer = self.raw(&search::id_call(&self.index, id));
+        shaped(&SearchRequest::by_id(), answer, None)
     }
 
     fn facts(&mut self) -> Option<version::IndexFacts> {
@@ -196,14 +188,11 @@ fn search_reply(req: &Request) -> JsonReply {
     match backend() {
         Ok(mut b) if csv => search::csv::download(&request, |page| b.answer(page)),
         Ok(mut b) => {
-            let communes = StoredCommunes::open();
+            let store = Store::open_default().ok();
+            let communes = StoredCommunes::open(store.as_ref());
             let lookup = communes.as_ref().map(|c| c as &dyn CommuneLookup);
-            let reply = match b.answer(&request) {
-                Ok(es) => search::search_reply_with(&request, es.as_bytes(), lookup)
-                    .unwrap_or_else(|| Failure::Unavailable.reply()),
-                Err(reply) => reply,
-            };
-            links(reply)
+            let reply = shaped(&request, b.answer(&request), lookup);
+            links(reply, store.as_ref())
         }
         Err(reply) => reply,
     }
@@ -211,11 +200,11 @@ fn search_reply(req: &Request) -> JsonReply {
 
 /// The communes dictionary a deployment loaded with `deces-edge communes` (none when it
 /// did not: the matching score then goes without, as the original did).
-struct StoredCommunes(Store);
+struct StoredCommunes<'a>(&'a Store);
 
-impl StoredCommunes {
-    fn open() -> Option<Self> {
-        let store = Store::open_default().ok()?;
+impl<'a> StoredCommunes<'a> {
+    fn open(store: Option<&'a Store>) -> Option<Self> {
+        let store = store?;
         store
             .exists("commune:loaded")
             .unwrap_or(false)
@@ -223,7 +212,7 @@ impl StoredCommunes {
     }
 }
 
-impl CommuneLookup for StoredCommunes {
+impl CommuneLookup for StoredCommunes<'_> {
     fn commune(&self, key: &str) -> Option<Commune> {
         let bytes = self.0.get(&format!("commune:{key}")).ok()??;
         serde_json::from_slice(&bytes).ok()
@@ -232,11 +221,8 @@ impl CommuneLookup for StoredCommunes {
 
 /// A search or id answer with the persons' Wikidata links, when `deces-edge links` loaded
 /// some into the key-value store (one lookup, `links:loaded`, when none were).
-fn links(reply: JsonReply) -> JsonReply {
-    if reply.status != 200 {
-        return reply;
-    }
-    let Ok(store) = Store::open_default() else {
+fn links(reply: JsonReply, store: Option<&Store>) -> JsonReply {
+    let Some(store) = store.filter(|_| reply.status == 200) else {
         return reply;
     };
     if !store.exists("links:loaded").unwrap_or(false) {
@@ -257,7 +243,7 @@ fn id_reply(id: &str) -> JsonReply {
         return e.reply();
     }
     match backend() {
-        Ok(mut b) => links(b.id(id)),
+        Ok(mut b) => links(b.id(id), Store::open_default().ok().as_ref()),
         Err(reply) => reply,
     }
 }

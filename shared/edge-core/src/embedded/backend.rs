@@ -3,6 +3,7 @@
 use super::find::{self, FindError};
 use super::Sql;
 use crate::api::JsonReply;
+use crate::score::place::CommuneLookup;
 use crate::search::{self, request::SearchRequest};
 use crate::upstream::{Failure, RETRY_AFTER_SECONDS};
 use crate::version::IndexFacts;
@@ -11,10 +12,14 @@ use std::time::Instant;
 
 /// A search backend: /search, /id and /version's facts.
 pub trait SearchBackend {
-    fn search(&mut self, req: &SearchRequest) -> JsonReply;
     /// A search's answer as Elasticsearch shapes it (what [`search::search_reply`] reads),
-    /// or the reply of its failure: the pages of a CSV download.
+    /// or the reply of its failure: a search's, or one page of a CSV download.
     fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply>;
+    /// The API's answer to a search (scored without a communes dictionary).
+    fn search(&mut self, req: &SearchRequest) -> JsonReply {
+        let answer = self.answer(req);
+        shaped(req, answer, None)
+    }
     fn id(&mut self, id: &str) -> JsonReply;
     /// The index facts, `None` when the backend cannot give them.
     fn facts(&mut self) -> Option<IndexFacts>;
@@ -43,12 +48,17 @@ fn failure(e: FindError) -> JsonReply {
     }
 }
 
-fn reply(req: &SearchRequest, answer: Result<String, FindError>) -> JsonReply {
+/// A backend's answer shaped into the API's, with the matching score (an answer that is
+/// not Elasticsearch's shape is the backend's failure).
+pub fn shaped(
+    req: &SearchRequest,
+    answer: Result<String, JsonReply>,
+    communes: Option<&dyn CommuneLookup>,
+) -> JsonReply {
     match answer {
-        Ok(es) => {
-            search::search_reply(req, es.as_bytes()).unwrap_or_else(|| Failure::Unavailable.reply())
-        }
-        Err(e) => failure(e),
+        Ok(es) => search::search_reply_with(req, es.as_bytes(), communes)
+            .unwrap_or_else(|| Failure::Unavailable.reply()),
+        Err(reply) => reply,
     }
 }
 
@@ -57,14 +67,6 @@ fn millis(since: Instant) -> u64 {
 }
 
 impl<S: Sql> SearchBackend for Embedded<S> {
-    fn search(&mut self, req: &SearchRequest) -> JsonReply {
-        let answer = self.answer(req);
-        match answer {
-            Ok(es) => reply(req, Ok(es)),
-            Err(reply) => reply,
-        }
-    }
-
     fn answer(&mut self, req: &SearchRequest) -> Result<String, JsonReply> {
         let start = Instant::now();
         find::search(&mut self.0, req, 0)
@@ -76,7 +78,8 @@ impl<S: Sql> SearchBackend for Embedded<S> {
     }
 
     fn id(&mut self, id: &str) -> JsonReply {
-        reply(&SearchRequest::by_id(), find::by_id(&mut self.0, id, 0))
+        let answer = find::by_id(&mut self.0, id, 0).map_err(failure);
+        shaped(&SearchRequest::by_id(), answer, None)
     }
 
     fn facts(&mut self) -> Option<IndexFacts> {

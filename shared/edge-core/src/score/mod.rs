@@ -369,16 +369,7 @@ pub fn score_result(
     out
 }
 
-/// [`score_result`] without the explain, as sub-scores.
-fn score_result_obj(
-    a: &Person,
-    b: &Person,
-    params: &Params,
-    communes: Option<&dyn CommuneLookup>,
-) -> Obj {
-    scored_pair(a, b, params, communes, None)
-}
-
+/// The sub-scores of [`score_result`], writing what it finds to `explain` when given.
 fn scored_pair(
     a: &Person,
     b: &Person,
@@ -580,7 +571,7 @@ pub fn score_results(
             scored.push((None, scores, None, false));
             continue;
         };
-        let mut s = score_result_obj(&a, b, params, communes);
+        let mut s = scored_pair(&a, b, params, communes, None);
         let name = s.get("name");
         let p = [name, s.get("birthLocation")]
             .iter()
