@@ -1,6 +1,6 @@
 //! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, POST
 //! /compare (the matching score of two persons, computed here), CSV downloads of a POST
-//! /search (`Accept: text/csv`), and the
+//! /search (`Accept: text/csv`), GET and POST /agg (JSON or CSV), and the
 //! JSON 404 for every other path under the API prefix, on the backend `search_backend`
 //! names: `sqlite` (the embedded index in the granted database `default`) or
 //! `elasticsearch` (`es_url`). The logic is in `edge-core`.
@@ -8,12 +8,14 @@
 use edge_core::api::{self, JsonReply};
 use edge_core::embedded::backend::{shaped, Embedded, SearchBackend};
 use edge_core::score::place::{Commune, CommuneLookup};
+use edge_core::search::agg::{self, AggRequest};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
 use edge_core::{score, token, version};
 use edge_spin::{now_seconds, outbound, variable};
 use edge_spin::{Request, ResponseOutparam};
+use serde_json::Value;
 use spin_sdk::http::Method;
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
@@ -42,6 +44,10 @@ fn route(req: &Request) -> JsonReply {
             )
         }
         Some("/compare") => api::method_not_allowed(),
+        Some("/agg") => match req.method() {
+            Method::Get | Method::Post => agg_reply(req),
+            _ => api::method_not_allowed(),
+        },
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
         Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
         Some("/healthcheck" | "/version") => api::method_not_allowed(),
@@ -136,6 +142,10 @@ impl SearchBackend for Elasticsearch {
         self.raw(&search::search_call(&self.index, req))
     }
 
+    fn agg_page(&mut self, req: &AggRequest, after: Option<&Value>) -> Result<String, JsonReply> {
+        self.raw(&search::agg_call(&self.index, req, after))
+    }
+
     fn id(&mut self, id: &str) -> JsonReply {
         let answer = self.raw(&search::id_call(&self.index, id));
         shaped(&SearchRequest::by_id(), answer, None)
@@ -183,8 +193,7 @@ fn search_reply(req: &Request) -> JsonReply {
         Err(e) => return e.reply(),
     };
     request.matching_score = variable("matching_score", "true") != "false";
-    let csv = *req.method() == Method::Post
-        && req.header("accept").is_some_and(|a| a.contains("text/csv"));
+    let csv = *req.method() == Method::Post && wants_csv(req);
     match backend() {
         Ok(mut b) if csv => search::csv::download(&request, |page| b.answer(page)),
         Ok(mut b) => {
@@ -194,6 +203,35 @@ fn search_reply(req: &Request) -> JsonReply {
             let reply = shaped(&request, b.answer(&request), lookup);
             links(reply, store.as_ref())
         }
+        Err(reply) => reply,
+    }
+}
+
+/// Whether the client asks for CSV.
+fn wants_csv(req: &Request) -> bool {
+    req.header("accept").is_some_and(|a| a.contains("text/csv"))
+}
+
+/// GET and POST /agg (no token needed, as the original).
+fn agg_reply(req: &Request) -> JsonReply {
+    let parsed = if *req.method() == Method::Post {
+        if req.body().len() > search::MAX_BODY_BYTES {
+            return api::payload_too_large();
+        }
+        agg::from_body(req.body())
+    } else {
+        agg::parse_get(req.query())
+    };
+    let request = match parsed {
+        Ok(r) => r,
+        Err(e) => return e.reply(),
+    };
+    match backend() {
+        Ok(mut b) => agg::reply(
+            &request,
+            wants_csv(req),
+            &mut |r: &AggRequest, after: Option<&Value>| b.agg_page(r, after),
+        ),
         Err(reply) => reply,
     }
 }

@@ -4,10 +4,11 @@ use super::find::{self, FindError};
 use super::Sql;
 use crate::api::JsonReply;
 use crate::score::place::CommuneLookup;
+use crate::search::agg::AggRequest;
 use crate::search::{self, request::SearchRequest};
 use crate::upstream::{Failure, RETRY_AFTER_SECONDS};
 use crate::version::IndexFacts;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Instant;
 
 /// A search backend: /search, /id and /version's facts.
@@ -20,6 +21,9 @@ pub trait SearchBackend {
         let answer = self.answer(req);
         shaped(req, answer, None)
     }
+    /// One page of an /agg request's aggregation as Elasticsearch shapes it (what
+    /// [`crate::search::agg::reply`] reads): the first (`after` none) or a composite's next page.
+    fn agg_page(&mut self, req: &AggRequest, after: Option<&Value>) -> Result<String, JsonReply>;
     fn id(&mut self, id: &str) -> JsonReply;
     /// The index facts, `None` when the backend cannot give them.
     fn facts(&mut self) -> Option<IndexFacts>;
@@ -73,6 +77,16 @@ impl<S: Sql> SearchBackend for Embedded<S> {
             .map(|es| {
                 // `took` is known once the search is done.
                 es.replacen("{\"took\":0", &format!("{{\"took\":{}", millis(start)), 1)
+            })
+            .map_err(failure)
+    }
+
+    fn agg_page(&mut self, req: &AggRequest, after: Option<&Value>) -> Result<String, JsonReply> {
+        let start = Instant::now();
+        super::count::aggregate(&mut self.0, req, after)
+            .map(|mut answer| {
+                answer["took"] = json!(millis(start));
+                answer.to_string()
             })
             .map_err(failure)
     }

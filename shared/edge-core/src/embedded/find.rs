@@ -462,7 +462,7 @@ enum Source {
     Dates(bool, String, String),
 }
 
-fn json_list<T: serde::Serialize>(items: &[T]) -> SqlValue {
+pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> SqlValue {
     SqlValue::Text(serde_json::to_string(items).unwrap_or_else(|_| "[]".into()))
 }
 
@@ -901,6 +901,26 @@ fn ranked_page(
         .map(|(s, r)| (*s, r.id))
         .collect();
     Ok((ranked.len(), page, max))
+}
+
+/// The persons a search finds, every one, in no order (what /agg counts): `None` when the
+/// search has no condition (the whole table).
+pub fn matching(db: &mut impl Sql, req: &SearchRequest) -> Result<Option<Vec<i64>>, String> {
+    let conds = conditions(req);
+    if conds.is_empty() {
+        return Ok(None);
+    }
+    let mut found: Vec<(f64, Row)> = match best_source(db, &conds, req.fuzzy)? {
+        Ok(source) => candidates(db, source, needs_doc(&conds, &[]))?
+            .into_iter()
+            .filter_map(|row| Some((row.rank(&conds, req.fuzzy, Fuzz::of(req.fuzzy))?, row)))
+            .collect(),
+        Err(()) => Vec::new(),
+    };
+    if req.fuzzy {
+        born_that_day(db, &conds, &[], &mut found)?;
+    }
+    Ok(Some(found.into_iter().map(|(_, row)| row.id).collect()))
 }
 
 /// A search for one last-name word and nothing else, by rank: its persons fall in tiers of

@@ -218,6 +218,11 @@ pub fn source(row: &[SqlValue]) -> Value {
 }
 
 /// The fields the stored document keeps itself (not its places').
+/// Where a field is in a stored document (`None` for a place's field, or one not kept).
+pub fn doc_slot(field: &str) -> Option<usize> {
+    kept_fields().position(|f| f == field)
+}
+
 fn kept_fields() -> impl Iterator<Item = &'static str> {
     doc_fields().filter(|f| !PLACES.iter().any(|p| p.contains(f)))
 }

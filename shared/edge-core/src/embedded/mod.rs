@@ -8,6 +8,7 @@
 //! `variant` (deletion variant -> term, the fuzzy lookup), `meta` (import facts).
 
 pub mod backend;
+pub mod count;
 pub mod find;
 pub mod load;
 pub mod schema;

@@ -395,7 +395,7 @@ fn repaired_date(raw: &str) -> Option<String> {
 }
 
 /// `yyyyMMdd` of a day of the calendar.
-fn is_valid_date(value: &str) -> bool {
+pub fn is_valid_date(value: &str) -> bool {
     value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) && {
         let n = |r: std::ops::Range<usize>| value[r].parse::<u32>().unwrap_or(0);
         let (y, m, d) = (n(0..4), n(4..6), n(6..8));
@@ -428,6 +428,11 @@ fn days(date: &str) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe
+}
+
+/// The day of a valid `yyyyMMdd` date counted from 1970-01-01.
+pub fn unix_day(date: &str) -> i64 {
+    days(date) - days("19700101")
 }
 
 /// The `yyyyMMdd` date of a day counted from 1970-01-01 (the inverse of [`days`], in

@@ -25,6 +25,8 @@ pub enum SearchError {
     Types(Map<String, Value>),
     /// `/id/{id}` that cannot be an id.
     InvalidId,
+    /// /agg without a field to count by.
+    MissingAggs,
 }
 
 impl SearchError {
@@ -42,6 +44,7 @@ impl SearchError {
             SearchError::BadJson => msg("error - bad JSON formating"),
             SearchError::BadEncoding => msg("error - invalid UTF-8 in the query string"),
             SearchError::InvalidId => msg("error - invalid id"),
+            SearchError::MissingAggs => msg("error - missing aggs parameter"),
             SearchError::Types(details) => JsonReply::new(
                 422,
                 json!({ "message": "Validation Failed", "details": details }),

@@ -182,6 +182,30 @@ impl Param {
         }
     }
 
+    /// The parameters /agg reads (GET ignores the others, POST refuses them).
+    pub fn read_by_agg(self) -> bool {
+        matches!(
+            self,
+            Param::Q
+                | Param::FirstName
+                | Param::LastName
+                | Param::LegalName
+                | Param::Sex
+                | Param::BirthDate
+                | Param::BirthCity
+                | Param::BirthPostalCode
+                | Param::BirthDepartment
+                | Param::BirthCountry
+                | Param::DeathDate
+                | Param::DeathCity
+                | Param::DeathPostalCode
+                | Param::DeathDepartment
+                | Param::DeathCountry
+                | Param::DeathAge
+                | Param::Fuzzy
+        )
+    }
+
     /// Parameters POST /search refuses as unknown although the original's OpenAPI lists them.
     pub fn refused_in_body(self) -> bool {
         matches!(self, Param::BirthPostalCode | Param::DeathPostalCode)

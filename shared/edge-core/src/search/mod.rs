@@ -1,5 +1,6 @@
 //! GET and POST /search and GET /id/{id}: request model, Elasticsearch query, response.
 
+pub mod agg;
 pub mod csv;
 pub mod dates;
 pub mod error;
@@ -19,7 +20,7 @@ use request::SearchRequest;
 use serde_json::{Map, Value};
 use write::{key, Object};
 
-pub use query::{id_call, search_call, EsCall};
+pub use query::{agg_call, id_call, search_call, EsCall};
 pub use request::{decode_query, from_body, from_query};
 
 /// Largest accepted request body.
@@ -158,7 +159,7 @@ fn score_persons(
 
 /// The request as the original echoed it: `sort` always, the fields set, `q` as
 /// `fullText`, `lastSeenAliveDate` already turned into a `deathDate` limit.
-fn echo(req: &SearchRequest) -> Value {
+pub(crate) fn echo(req: &SearchRequest) -> Value {
     let mut out = Map::new();
     out.insert("sort".into(), req.sort_given.clone());
     // `fuzzy: false` (a boolean) was falsy to the original, which left it out of the echo.

@@ -1,6 +1,7 @@
 //! The Elasticsearch request for a search: the same body the original built for the same
 //! input (the goldens hold them), with the legal-name fix.
 
+use super::agg::{AggRequest, COMPOSITE_PAGE};
 use super::dates::DateQuery;
 use super::fields::{sort_field, Kind, Param, SOURCE_FIELDS};
 use super::request::{age_range, as_text, geo_point, SearchRequest};
@@ -29,16 +30,86 @@ pub fn search_call(index: &str, req: &SearchRequest) -> EsCall {
             body: Some(node!({ "scroll_id": id, "scroll": scroll }).to_json()),
         };
     }
+    EsCall {
+        method: "POST",
+        path: format!("/{index}/_search"),
+        query: req.scroll.as_ref().map(|s| format!("scroll={s}")),
+        body: Some(search_body(req).to_json()),
+    }
+}
+
+/// A search's body: the full-text query or the structured one.
+fn search_body(req: &SearchRequest) -> Node<'_> {
     let full_text = req.text(Param::Q);
     let query = match &full_text {
         Some(q) => simple_match(q),
         None => node!({ "function_score": { "query": { "bool": { "must": (clauses(req)) } } } }),
     };
+    body(req, full_text.is_some(), query)
+}
+
+/// The call of an /agg request: the search's body (no person read) with its aggregations
+/// after `_source` (scoring.md A.3); a composite's next page starts `after` the previous
+/// page's last key, and only the first page counts each field's distinct values.
+pub fn agg_call(index: &str, agg: &AggRequest, after: Option<&Value>) -> EsCall {
+    let source = |name: &'static str, size: Option<i64>| {
+        let field = sort_field(name).unwrap_or(name);
+        if AggRequest::is_date(name) {
+            node!({ "date_histogram": {
+                "field": field, "calendar_interval": "month", "format": "yyyyMMdd",
+            } })
+        } else if let Some(size) = size {
+            node!({ "terms": { "field": field, "size": size } })
+        } else {
+            node!({ "terms": { "field": field } })
+        }
+    };
+    let aggs = match agg.aggs.as_slice() {
+        [one] => {
+            let name: &str = one;
+            node!({ name: (source(name, Some(agg.size))) })
+        }
+        many => {
+            let sources: Vec<Node> = many
+                .iter()
+                .map(|n| {
+                    let name: &str = n;
+                    node!({ name: (source(name, None)) })
+                })
+                .collect();
+            let mut composite = vec![
+                ("size".into(), Node::Int(COMPOSITE_PAGE)),
+                ("sources".into(), Node::Array(sources)),
+            ];
+            if let Some(after) = after {
+                composite.push(("after".into(), Node::Value(after)));
+            }
+            let mut entries = vec![(
+                "bucketResults".into(),
+                node!({ "composite": (Node::Object(composite)) }),
+            )];
+            if after.is_none() {
+                for n in many {
+                    let field = sort_field(n).unwrap_or(n);
+                    entries.push((
+                        format!("{n}_count").into(),
+                        node!({ "cardinality": { "field": field } }),
+                    ));
+                }
+            }
+            Node::Object(entries)
+        }
+    };
+    let mut body = search_body(&agg.search);
+    if let Node::Object(entries) = &mut body {
+        let at = entries.len().min(3);
+        entries.insert(at, ("aggs".into(), aggs));
+    }
     EsCall {
         method: "POST",
         path: format!("/{index}/_search"),
-        query: req.scroll.as_ref().map(|s| format!("scroll={s}")),
-        body: Some(body(req, full_text.is_some(), query).to_json()),
+        query: None,
+        body: Some(body.to_json()),
     }
 }
 

@@ -122,12 +122,39 @@ fn decode_component(s: &str) -> Result<String, SearchError> {
     String::from_utf8(bytes).map_err(|_| SearchError::BadEncoding)
 }
 
+/// What a request is for: a search, or the aggregations of /agg (their own parameter
+/// list, no paging, and no need for something to search for: `aggs` alone counts the index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Search,
+    Agg,
+}
+
+impl Purpose {
+    /// Whether the request reads the parameter (GET ignores the others, POST refuses them).
+    fn reads(self, p: Param, post: bool) -> bool {
+        match self {
+            Purpose::Search if post => !p.refused_in_body(),
+            Purpose::Search => p != Param::HeaderLang,
+            Purpose::Agg => p.read_by_agg(),
+        }
+    }
+}
+
 /// GET /search: the decoded query pairs. Unknown keys are ignored, as the original did.
 pub fn from_query(pairs: &[(String, String)]) -> Result<SearchRequest, SearchError> {
+    query_for(pairs, Purpose::Search)
+}
+
+/// A GET request's parameters for `purpose`.
+pub fn query_for(
+    pairs: &[(String, String)],
+    purpose: Purpose,
+) -> Result<SearchRequest, SearchError> {
     let mut types = Map::new();
     let mut values: Vec<(Param, Value)> = Vec::new();
     for p in Param::ALL {
-        if p == Param::HeaderLang {
+        if !purpose.reads(p, false) {
             continue;
         }
         let found: Vec<&str> = pairs
@@ -151,7 +178,7 @@ pub fn from_query(pairs: &[(String, String)]) -> Result<SearchRequest, SearchErr
     if !types.is_empty() {
         return Err(SearchError::Types(types));
     }
-    validate(values, false)
+    validate(values, false, purpose)
 }
 
 /// The framework's type checks on query parameters (all strings, except these).
@@ -184,7 +211,7 @@ fn query_type_error(p: Param, value: &Value) -> Option<Value> {
 }
 
 /// The framework's float syntax: optional sign, digits, fraction, exponent.
-fn is_float(t: &str) -> bool {
+pub(crate) fn is_float(t: &str) -> bool {
     let b = t.as_bytes();
     let mut i = 0;
     if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
@@ -226,24 +253,36 @@ fn is_float(t: &str) -> bool {
 
 /// POST /search: the raw body.
 pub fn from_body(body: &[u8]) -> Result<SearchRequest, SearchError> {
+    body_for(&body_object(body)?, Purpose::Search)
+}
+
+/// A POST body as a JSON object (an empty body is an empty object).
+pub fn body_object(body: &[u8]) -> Result<Map<String, Value>, SearchError> {
     let json: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
         serde_json::from_slice(body).map_err(|_| SearchError::BadJson)?
     };
-    let Value::Object(map) = json else {
-        let mut types = Map::new();
-        types.insert(
-            "requestBody".into(),
-            type_error("invalid object", Some(&json)),
-        );
-        return Err(SearchError::Types(types));
-    };
+    match json {
+        Value::Object(map) => Ok(map),
+        other => {
+            let mut types = Map::new();
+            types.insert(
+                "requestBody".into(),
+                type_error("invalid object", Some(&other)),
+            );
+            Err(SearchError::Types(types))
+        }
+    }
+}
+
+/// A POST body's parameters for `purpose`.
+pub fn body_for(map: &Map<String, Value>, purpose: Purpose) -> Result<SearchRequest, SearchError> {
     let mut types = Map::new();
     let mut unknown = false;
     let mut known: Vec<(Param, Value)> = Vec::new();
-    for (key, value) in &map {
-        match Param::from_name(key).filter(|p| !p.refused_in_body()) {
+    for (key, value) in map {
+        match Param::from_name(key).filter(|p| purpose.reads(*p, true)) {
             Some(p) => known.push((p, value.clone())),
             None => unknown = true,
         }
@@ -265,7 +304,7 @@ pub fn from_body(body: &[u8]) -> Result<SearchRequest, SearchError> {
     if unknown {
         return Err(SearchError::UnknownField);
     }
-    validate(values, true)
+    validate(values, true, purpose)
 }
 
 /// The framework's type checks on the body model.
@@ -345,8 +384,12 @@ fn body_type_errors(p: Param, value: &Value, types: &mut Map<String, Value>) {
 
 /// The checks after typing, in the original's order: empty, formats, full text with
 /// structured fields, then the limits the original lacked.
-fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest, SearchError> {
-    if !values.iter().any(|(p, _)| p.is_search_term()) {
+fn validate(
+    mut values: Vec<(Param, Value)>,
+    post: bool,
+    purpose: Purpose,
+) -> Result<SearchRequest, SearchError> {
+    if purpose == Purpose::Search && !values.iter().any(|(p, _)| p.is_search_term()) {
         return Err(SearchError::EmptyRequest);
     }
     let take = |values: &mut Vec<(Param, Value)>, p: Param| {
@@ -383,6 +426,8 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
     let mut invalid = |p: Param, v: &str| errors.push(format!("invalid {} value: {v}", p.name()));
 
     let size = match &size_given {
+        // Aggregations read no person.
+        None if purpose == Purpose::Agg => 0,
         None => DEFAULT_SIZE,
         Some(v) => match whole_number(v) {
             Some(n) => n,
@@ -479,7 +524,7 @@ fn validate(mut values: Vec<(Param, Value)>, post: bool) -> Result<SearchRequest
 }
 
 /// A whole number given as a JSON number or as text.
-fn whole_number(v: &Value) -> Option<i64> {
+pub(crate) fn whole_number(v: &Value) -> Option<i64> {
     let f = match v {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) if is_float(s) => s.parse::<f64>().ok()?,
