@@ -103,6 +103,38 @@ fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
         text.contains(",Dupont,\"Jean, Pierre\",M,12/03/1935,"),
         "{text}"
     );
+
+    // /agg counts the same records (the goldens' figures, checked in full natively).
+    let r = h.get("/deces/api/v1/agg?aggs=sex");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("total-results-sex"), Some("2"));
+    assert_eq!(
+        r.json()["response"]["aggregations"],
+        json!([{"key": "M", "doc_count": 34}, {"key": "F", "doc_count": 26}])
+    );
+    let body = json!({"aggs": ["birthDepartment", "sex"], "birthCountry": "France"});
+    let r = request(
+        h.addr,
+        "POST",
+        "/deces/api/v1/agg",
+        &[("content-type", "application/json"), ("accept", "text/csv")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/csv"));
+    let text = r.text();
+    assert!(text.starts_with("birthDepartment,sex,value\n"), "{text}");
+    let counted: u64 = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, 49, "{text}");
+    let r = h.get("/deces/api/v1/agg?aggs=sex&aggsSize=0");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json(), json!({"msg": ["invalid aggsSize value: 0"]}));
+    let r = request(h.addr, "DELETE", "/deces/api/v1/agg?aggs=sex", &[], b"");
+    assert_eq!(r.status, 405, "{}", r.text());
 }
 
 #[test]
@@ -112,6 +144,7 @@ fn an_empty_database_answers_503_saying_how_to_load_one() {
     for path in [
         "/deces/api/v1/search?lastName=Dupont",
         "/deces/api/v1/id/pQet0sYyrNsf",
+        "/deces/api/v1/agg?aggs=sex",
     ] {
         let r = h.get(path);
         assert_eq!(r.status, 503, "{path}: {}", r.text());

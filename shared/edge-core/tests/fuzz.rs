@@ -5,7 +5,7 @@
 //! that for each accounts property; `make soak` runs 1,000,000 each).
 
 use edge_core::accounts::{self, kv::MemoryKv, otp::OtpRules, AccountsConfig, Outbox};
-use edge_core::search;
+use edge_core::search::{self, agg};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -40,6 +40,8 @@ const KEYS: &[&str] = &[
     "sort",
     "headerLang",
     "fullText",
+    "aggs",
+    "aggsSize",
     "bob",
     "",
     "a[b]",
@@ -48,6 +50,10 @@ const KEYS: &[&str] = &[
 const VALUES: &[&str] = &[
     "",
     "Dupont",
+    "sex",
+    "birthDate",
+    "deathAge",
+    "deathCity",
     "Jean Pierre",
     "M",
     "F",
@@ -283,6 +289,44 @@ proptest! {
     #[test]
     fn bodies_never_panic(b in body()) {
         check(search::from_body(&b));
+    }
+}
+
+/// An accepted /agg request makes a JSON Elasticsearch body and, whatever the answer, a
+/// reply with a status the API documents.
+fn check_agg(result: Result<agg::AggRequest, search::error::SearchError>) {
+    match result {
+        Ok(req) => {
+            let call = search::agg_call("deces", &req, None);
+            let body: Value =
+                serde_json::from_str(call.body.as_deref().expect("a body")).expect("JSON body");
+            assert!(body["aggs"].is_object() && body["size"] == 0);
+            let answer = json!({"took": 1, "hits": {"total": {"value": 1}}, "aggregations": {
+                "sex": {"buckets": [{"key": "M", "doc_count": 1}]},
+                "bucketResults": {"buckets": []}}});
+            let reply = agg::reply(
+                &req,
+                false,
+                &mut |_: &agg::AggRequest, _: Option<&Value>| Ok(answer.to_string()),
+            );
+            assert!(matches!(reply.status, 200 | 503), "{}", reply.body);
+            let _: Value = serde_json::from_str(&reply.body).expect("JSON body");
+        }
+        Err(e) => check_reply(&e.reply(), &[400, 422]),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn agg_query_strings_never_panic(q in query_string()) {
+        check_agg(agg::parse_get(&q));
+    }
+
+    #[test]
+    fn agg_bodies_never_panic(b in body()) {
+        check_agg(agg::from_body(&b));
     }
 }
 

@@ -96,6 +96,13 @@ pub fn aggregate(
     req: &AggRequest,
     after: Option<&Value>,
 ) -> Result<Value, FindError> {
+    count(db, req, after).map_err(|e| match e {
+        FindError::Database(_) if find::is_empty(db) => FindError::Empty,
+        e => e,
+    })
+}
+
+fn count(db: &mut impl Sql, req: &AggRequest, after: Option<&Value>) -> Result<Value, FindError> {
     let columns: Vec<Column> = req
         .aggs
         .iter()

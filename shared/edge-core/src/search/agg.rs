@@ -368,3 +368,159 @@ fn csv_text(req: &AggRequest, buckets: &[Value]) -> String {
     }
     String::from_utf8(bytes).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn post(body: Value) -> Result<AggRequest, SearchError> {
+        from_body(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn requests() {
+        let r = parse_get("aggs=sex&aggs=birthDate&lastName=Dupont&size=5").unwrap();
+        assert_eq!(r.aggs, ["sex", "birthDate"]);
+        assert_eq!((r.size, r.search.size), (DEFAULT_SIZE, 0));
+        assert!(r.is_composite());
+        let r = post(json!({"aggs": ["sex"], "birthPostalCode": "75014", "aggsSize": 3})).unwrap();
+        assert_eq!(r.size, 3);
+        assert!(post(json!({"aggs": ["deathAge"]})).is_ok());
+        assert_eq!(
+            post(json!({"aggs": ["sex"], "size": 5})),
+            Err(SearchError::UnknownField)
+        );
+        assert_eq!(parse_get("lastName=Dupont"), Err(SearchError::MissingAggs));
+        assert_eq!(post(json!({"aggs": []})), Err(SearchError::MissingAggs));
+        assert_eq!(
+            parse_get("aggs=sex&q=Dupont&lastName=Dupont"),
+            Err(SearchError::SimpleAndComplex)
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        for (size, text) in [("0", "0"), ("-3", "-3"), ("2.5", "2.5"), ("10001", "10001")] {
+            assert_eq!(
+                parse_get(&format!("aggs=sex&aggsSize={size}")),
+                Err(SearchError::Invalid(vec![format!(
+                    "invalid aggsSize value: {text}"
+                )])),
+                "{size}"
+            );
+        }
+        assert_eq!(
+            parse_get("aggs=sex&aggs=sex"),
+            Err(SearchError::Invalid(vec![
+                "invalid aggs value: sex (given twice)".into()
+            ]))
+        );
+        let Err(SearchError::Types(t)) = parse_get("aggs=sex&aggs=nope&aggsSize=abc&sex=X") else {
+            panic!()
+        };
+        let keys: Vec<&str> = t.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["aggs.$1", "aggsSize", "sex"]);
+        let Err(SearchError::Types(t)) = post(json!({"aggs": "sex", "aggsSize": true})) else {
+            panic!()
+        };
+        assert_eq!(t["requestBody.aggs"]["message"], "invalid array");
+        assert_eq!(t["requestBody.aggsSize"]["message"], "invalid float number");
+    }
+
+    fn composite_page(keys: &[&str], after: Option<&str>) -> String {
+        let buckets: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"key": {"deathCity": k, "sex": "M"}, "doc_count": 1}))
+            .collect();
+        let mut results = json!({ "buckets": buckets });
+        if let Some(a) = after {
+            results["after_key"] = json!({"deathCity": a, "sex": "M"});
+        }
+        json!({"took": 2, "hits": {"total": {"value": 9}}, "aggregations": {
+            "bucketResults": results, "deathCity_count": {"value": 3}, "sex_count": {"value": 1}
+        }})
+        .to_string()
+    }
+
+    #[test]
+    fn csv_answers_quote_what_needs_it() {
+        let req = parse_get("aggs=deathCity&aggs=sex").unwrap();
+        let mut asked = Vec::new();
+        let mut pages = |_: &AggRequest, after: Option<&Value>| {
+            asked.push(after.cloned());
+            Ok(match asked.len() {
+                1 => composite_page(&["paris", "saint-denis, la reunion"], Some("x")),
+                2 => composite_page(&["zz"], Some("zz")),
+                _ => composite_page(&[], None),
+            })
+        };
+        let reply = super::reply(&req, true, &mut pages);
+        assert_eq!(
+            reply.body,
+            "deathCity,sex,value\nparis,M,1\n\"saint-denis, la reunion\",M,1\nzz,M,1\n"
+        );
+        assert_eq!(reply.header("total-results-deathCity"), Some("3"));
+        assert_eq!(
+            asked,
+            [
+                None,
+                Some(json!({"deathCity": "x", "sex": "M"})),
+                Some(json!({"deathCity": "zz", "sex": "M"}))
+            ]
+        );
+
+        let req = parse_get("aggs=birthDate").unwrap();
+        let page = json!({"took": 1, "hits": {"total": {"value": 2}}, "aggregations": {"birthDate":
+            {"buckets": [{"key_as_string": "19350301", "key": -1099440000000i64, "doc_count": 2}]}}});
+        let reply = super::reply(&req, true, &mut |_: &AggRequest, _: Option<&Value>| {
+            Ok(page.to_string())
+        });
+        assert_eq!(
+            reply.body,
+            "key_as_string,key,doc_count\n19350301,-1099440000000,2\n"
+        );
+        let empty = json!({"took": 1, "hits": {"total": {"value": 0}}, "aggregations": {"birthDate": {"buckets": []}}});
+        let reply = super::reply(&req, true, &mut |_: &AggRequest, _: Option<&Value>| {
+            Ok(empty.to_string())
+        });
+        assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+    }
+
+    #[test]
+    fn a_json_composite_of_one_bucket_is_one_page_and_paging_is_bounded() {
+        let req = parse_get("aggs=deathCity&aggs=sex").unwrap();
+        let mut n = 0;
+        let reply = super::reply(&req, false, &mut |_: &AggRequest, _: Option<&Value>| {
+            n += 1;
+            Ok(composite_page(&["paris"], Some("paris")))
+        });
+        assert_eq!((reply.status, n), (200, 1));
+        // A backend that never stops paging is cut off with a clear refusal.
+        let full: Vec<String> = (0..COMPOSITE_PAGE).map(|i| format!("c{i}")).collect();
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        let mut n = 0;
+        let reply = super::reply(&req, false, &mut |_: &AggRequest, _: Option<&Value>| {
+            n += 1;
+            Ok(composite_page(&full, Some("c")))
+        });
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.body.contains("more than 100000 buckets"));
+        assert_eq!(n, MAX_BUCKETS / COMPOSITE_PAGE as usize + 1);
+    }
+
+    #[test]
+    fn answers_that_are_not_elasticsearch_s_are_failures() {
+        let req = parse_get("aggs=sex").unwrap();
+        for bad in [
+            "not json",
+            "{}",
+            r#"{"aggregations": {"sex": {}}, "hits": {"total": 1}}"#,
+        ] {
+            let reply = super::reply(&req, false, &mut |_: &AggRequest, _: Option<&Value>| {
+                Ok(bad.to_string())
+            });
+            assert_eq!(reply.status, 503, "{bad}");
+        }
+    }
+}
