@@ -425,11 +425,8 @@ fn agg_goldens_counted_by_the_embedded_index() {
         for (name, value) in expected["headers"].as_object().unwrap() {
             assert_eq!(reply.header(name), value.as_str(), "{id}: {name}");
         }
-        assert_eq!(
-            pages,
-            case["es_requests"].as_array().unwrap().len(),
-            "{id}: pages"
-        );
+        // Every bucket at once: counting again for a next page would cost as much.
+        assert_eq!(pages, 1, "{id}: pages");
         checked += 1;
     }
     assert_eq!(checked, 10, "agg cases answered by the original");

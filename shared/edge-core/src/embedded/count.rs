@@ -6,13 +6,13 @@
 //! stored name, the shared place); each group's keys are then made as the index makes
 //! them (the `norm` normalizer, dates by month), and merged. Keys follow Elasticsearch's
 //! orders: terms by count then key, months in time order with the empty ones between,
-//! composite buckets by key, `after_key` paging.
+//! composite buckets by key.
 
 use super::find::{self, json_list, FindError};
 use super::text::normalised;
 use super::{load, Sql, SqlValue};
 use crate::insee;
-use crate::search::agg::{AggRequest, COMPOSITE_PAGE};
+use crate::search::agg::{AggRequest, MAX_BUCKETS};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -326,7 +326,9 @@ fn months(counts: &BTreeMap<Key, i64>) -> Value {
     json!({ "buckets": buckets })
 }
 
-/// A composite aggregation's page after `after`, with each field's distinct count.
+/// A composite aggregation's buckets after `after` (all of them: a page per request would
+/// count the persons again for each; the answer is the same), with each field's distinct
+/// count. Bounded: one bucket more than an answer may hold says it is too many.
 fn composite(
     req: &AggRequest,
     combos: &BTreeMap<Vec<Key>, i64>,
@@ -352,16 +354,13 @@ fn composite(
     let page: Vec<(&Vec<Key>, &i64)> = combos
         .iter()
         .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s))
-        .take(usize::try_from(COMPOSITE_PAGE).unwrap_or(1000))
+        .take(MAX_BUCKETS + 1)
         .collect();
     let buckets: Vec<Value> = page
         .iter()
         .map(|(k, n)| json!({ "key": named(k), "doc_count": n }))
         .collect();
     let mut results = Map::new();
-    if let Some((last, _)) = page.last() {
-        results.insert("after_key".into(), Value::Object(named(last)));
-    }
     results.insert("buckets".into(), Value::Array(buckets));
     let mut out = Map::new();
     out.insert("bucketResults".into(), Value::Object(results));

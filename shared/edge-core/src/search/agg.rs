@@ -255,6 +255,9 @@ fn gather(req: &AggRequest, csv: bool, pages: &mut dyn AggPages) -> Result<Gathe
     }
     let results = &aggregations["bucketResults"];
     let mut buckets = buckets_of(results)?;
+    if buckets.len() > MAX_BUCKETS {
+        return Err(too_many_buckets());
+    }
     let mut after = results.get("after_key").cloned();
     // The next page is asked for while the last one had buckets, as the original did;
     // in JSON, it looked at the first page after taking its first bucket off.
