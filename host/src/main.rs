@@ -24,7 +24,7 @@ use std::time::Duration;
 const USAGE: &str = "usage: deces-edge up|import|sample ...; deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
 [--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
 [--body-timeout-ms N] [--request-timeout-ms N] [--lingering-time-ms N] [--lingering-timeout-ms N] \
-[--lingering-max-bytes N] [--workers N] [--busy-poll-us N]";
+[--lingering-max-bytes N] [--workers N] [--busy-poll-us N] [--log-format text|json]";
 
 struct UpArgs {
     options: app::AppOptions,
@@ -109,6 +109,12 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
                     .filter(|n| *n <= 1_000_000)
                     .with_context(|| format!("invalid --busy-poll-us `{v}` (0 to 1000000)"))?;
                 workers.busy_poll = Duration::from_micros(us);
+            }
+            "--log-format" => {
+                let v = value()?;
+                let format = serve::access_log::Format::parse(&v)
+                    .with_context(|| format!("invalid --log-format `{v}` (text or json)"))?;
+                serve::access_log::set_format(format);
             }
             other => bail!("unknown option `{other}`; {USAGE}"),
         }

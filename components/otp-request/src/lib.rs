@@ -49,7 +49,7 @@ fn register(req: &Request) -> JsonReply {
     };
     let reply = accounts::register(&cfg, &kv, mailer, req.body(), now_seconds(), new_code);
     if reply.status == 200 && reply.body.contains("\"valid\":false") {
-        eprintln!("register: code not sent");
+        edge_spin::log!("register: code not sent");
     }
     reply
 }

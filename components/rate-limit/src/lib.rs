@@ -25,7 +25,7 @@ fn handle(req: Request, out: ResponseOutparam) {
 fn admin(req: &Request) -> Result<(), JsonReply> {
     let secret = variable("token_secret", "");
     if secret.is_empty() {
-        eprintln!("rate-limit routes off: the token_secret variable is empty");
+        edge_spin::log!("rate-limit routes off: the token_secret variable is empty");
         return Err(accounts::unavailable());
     }
     let authorization = req.header("authorization");

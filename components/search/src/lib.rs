@@ -62,12 +62,12 @@ fn backend() -> Result<Box<dyn SearchBackend>, JsonReply> {
         "sqlite" => match edge_spin::sqlite::Database::open("default") {
             Ok(db) => Ok(Box::new(Embedded(db))),
             Err(e) => {
-                eprintln!("search: {e}");
+                edge_spin::log!("search: {e}");
                 Err(Failure::Unavailable.reply())
             }
         },
         other => {
-            eprintln!("search: search_backend `{other}` is neither sqlite nor elasticsearch");
+            edge_spin::log!("search: search_backend `{other}` is neither sqlite nor elasticsearch");
             Err(Failure::Unavailable.reply())
         }
     }
@@ -85,7 +85,7 @@ impl Elasticsearch {
         let url = variable("es_url", "http://127.0.0.1:9200");
         let base = BaseUrl::parse(&url);
         if base.is_none() {
-            eprintln!("search: es_url `{url}` is not an http(s) URL");
+            edge_spin::log!("search: es_url `{url}` is not an http(s) URL");
         }
         let ms = variable("es_timeout_ms", "10000").parse().unwrap_or(10_000);
         Elasticsearch {
@@ -113,13 +113,14 @@ impl Elasticsearch {
         });
         if let Outcome::Answer { status, .. } = &outcome {
             if *status >= 300 {
-                eprintln!(
+                edge_spin::log!(
                     "search: elasticsearch answered {status} to {} {}",
-                    call.method, call.path
+                    call.method,
+                    call.path
                 );
             }
         } else {
-            eprintln!(
+            edge_spin::log!(
                 "search: elasticsearch {} on {} {}",
                 outcome_kind(&outcome),
                 call.method,
@@ -311,7 +312,7 @@ fn version_reply() -> JsonReply {
             version::CACHE_KEY,
             &serde_json::to_vec(&record).unwrap_or_default(),
         ) {
-            eprintln!("search: version cache not written: {e}");
+            edge_spin::log!("search: version cache not written: {e}");
         }
     }
     version::reply(&app_version, facts.as_ref())

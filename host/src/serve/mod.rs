@@ -1,11 +1,12 @@
 //! The HTTP front: limits and timeouts, Spin's routing and request headers, one
 //! fresh instance per request, one log line per request, graceful shutdown.
 
-mod access_log;
+pub mod access_log;
 pub mod balance;
 pub mod busy_poll;
 mod held_writes;
 pub mod lingering;
+mod request_id;
 pub mod router;
 
 use crate::app::{App, EPOCH_TICK, MAX_INSTANCES};
@@ -116,16 +117,18 @@ impl Server {
     /// request's body was read to its end (the connection then lingers on close).
     async fn handle(
         &self,
-        req: Request<Incoming>,
+        mut req: Request<Incoming>,
         peer: SocketAddr,
         unread: &UnreadBody,
     ) -> Response<HyperOutgoingBody> {
         let start = Instant::now();
+        let id = request_id::of(req.headers());
+        req.headers_mut().insert(request_id::HEADER, id.clone());
         // Cleared in `call` once the body has been read whole.
         unread.set(!req.body().is_end_stream());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (component, response) = match self.app.router.route(&path) {
+        let (component, mut response) = match self.app.router.route(&path) {
             _ if head_bytes(&req) > self.limits.max_header_bytes => (
                 "-",
                 json(
@@ -149,13 +152,16 @@ impl Server {
             }
         };
         busy_poll::worked();
-        access_log::record(
-            method.as_str(),
-            &path,
+        access_log::record(access_log::Line {
+            time: None,
+            method: method.as_str(),
+            path: &path,
             component,
-            response.status().as_u16(),
-            start.elapsed().as_micros(),
-        );
+            status: response.status().as_u16(),
+            us: start.elapsed().as_micros(),
+            request_id: id.to_str().unwrap_or("-"),
+        });
+        response.headers_mut().insert(request_id::HEADER, id);
         response
     }
 

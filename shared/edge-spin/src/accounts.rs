@@ -18,7 +18,7 @@ pub struct SpinKv {
 impl SpinKv {
     pub fn open() -> Result<Self, StoreDown> {
         let store = Store::open_default().map_err(|e| {
-            eprintln!("key-value store unavailable: {e}");
+            crate::log!("key-value store unavailable: {e}");
             StoreDown
         })?;
         let bucket = wasi_store::open("default").map_err(|_| StoreDown)?;
@@ -45,11 +45,11 @@ impl Kv for SpinKv {
 pub fn config() -> Option<AccountsConfig> {
     let secret = variable("token_secret", "");
     if secret.is_empty() {
-        eprintln!("auth routes off: the token_secret variable is empty");
+        crate::log!("auth routes off: the token_secret variable is empty");
         return None;
     }
     if secret.len() < 32 {
-        eprintln!("warning: token_secret is shorter than 32 bytes");
+        crate::log!("warning: token_secret is shorter than 32 bytes");
     }
     Some(AccountsConfig {
         secret: secret.into_bytes(),

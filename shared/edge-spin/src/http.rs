@@ -162,13 +162,13 @@ pub fn send(out: ResponseOutparam, reply: JsonReply) {
         Ok(fields) => fields,
         Err(e) => {
             // Only a bug of ours can build an invalid header: answer 500 rather than nothing.
-            eprintln!("response headers refused: {e:?}");
+            crate::log!("response headers refused: {e:?}");
             return send(out, internal_error());
         }
     };
     let response = OutgoingResponse::new(fields);
     if response.set_status_code(reply.status).is_err() {
-        eprintln!("response status {} refused", reply.status);
+        crate::log!("response status {} refused", reply.status);
         return send(out, internal_error());
     }
     let Ok(body) = response.body() else {
@@ -176,11 +176,11 @@ pub fn send(out: ResponseOutparam, reply: JsonReply) {
     };
     out.set(response);
     if let Err(e) = write_body(&body, reply.body.as_bytes()) {
-        eprintln!("response body not written: {e:?}");
+        crate::log!("response body not written: {e:?}");
         return;
     }
     if let Err(e) = OutgoingBody::finish(body, None) {
-        eprintln!("response body not finished: {e:?}");
+        crate::log!("response body not finished: {e:?}");
     }
 }
 

@@ -21,9 +21,29 @@ mod heap;
 #[global_allocator]
 static ALLOCATOR: heap::Heap = heap::heap();
 
+/// The request's id (`x-request-id`, which the host sets on every request), for log lines.
+static REQUEST_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The id of the request this instance serves (`-` when it came without one).
+pub fn request_id() -> &'static str {
+    REQUEST_ID.get().map_or("-", String::as_str)
+}
+
+/// A line on the component's standard error, tagged with the request's id so the host's
+/// log line of the same request can be found: `[<id>] <message>`.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {
+        eprintln!("[{}] {}", $crate::request_id(), format_args!($($arg)*))
+    };
+}
+
 /// Every component's frame: the CORS preflight, then the rate-limit decision (a refused
 /// request does nothing else), then the route; CORS and limit headers on the answer.
 pub fn serve(req: &Request, out: ResponseOutparam, route: impl FnOnce(&Request) -> JsonReply) {
+    if let Some(id) = req.header("x-request-id") {
+        let _ = REQUEST_ID.set(id);
+    }
     http::send(out, reply(req, route));
 }
 

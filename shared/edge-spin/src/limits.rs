@@ -58,7 +58,7 @@ pub fn gate(
     match decide(req, family, anonymous_search) {
         Ok(outcome) => outcome,
         Err(limits_store_down) => {
-            eprintln!("rate limits: store unavailable ({limits_store_down})");
+            crate::log!("rate limits: store unavailable ({limits_store_down})");
             if family == Family::Accounts {
                 return Err(accounts::unavailable());
             }
