@@ -69,6 +69,9 @@ fn the_sqlite_backend_serves_search_id_and_version_without_elasticsearch() {
     let r = h.get("/deces/api/v1/version");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["uniqRecordsCount"], 60);
+    let r = h.get("/deces/api/v1/ready");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"store": "ok", "search": "ok"}));
 
     // Validation is the same as with Elasticsearch.
     let r = h.get("/deces/api/v1/search?birthDate=1935-99-99");
@@ -151,6 +154,10 @@ fn an_empty_database_answers_503_saying_how_to_load_one() {
         let msg = r.json()["msg"].as_str().unwrap_or_default().to_string();
         assert!(msg.contains("deces-edge import"), "{msg}");
     }
+    // Not ready either: nothing to search.
+    let r = h.get("/deces/api/v1/ready");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json(), json!({"store": "ok", "search": "empty"}));
 }
 
 #[test]

@@ -93,3 +93,58 @@ fn the_request_id_is_in_the_answer_and_in_the_json_log_line() {
         "{text}"
     );
 }
+
+/// Asks /ready until its answer is `status`, and returns that answer's body.
+fn ready_becomes(h: &Host, status: u16) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = h.get("/deces/api/v1/ready");
+        if r.status == status {
+            return r.json();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "/ready stayed {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn readiness_follows_the_store_and_the_search_backend() {
+    let mut redis = Redis::start();
+    let es = EsStub::start();
+    let dir = TempDir::new("ready");
+    let rc = dir.write("rc.toml", &redis.runtime_config());
+    let url = es.url();
+    let h = app_host(
+        rc,
+        &[
+            ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
+            ("SPIN_VARIABLE_ES_URL", url.as_str()),
+        ],
+    );
+    let all_ok = serde_json::json!({"store": "ok", "search": "ok"});
+    assert_eq!(ready_becomes(&h, 200), all_ok);
+    // Liveness does not look at either.
+    assert_eq!(h.get("/deces/api/v1/healthcheck").status, 200);
+
+    es.server.set_down(true);
+    let body = ready_becomes(&h, 503);
+    assert_eq!(body, serde_json::json!({"store": "ok", "search": "down"}));
+    assert_eq!(h.get("/deces/api/v1/healthcheck").status, 200);
+    es.server.set_down(false);
+    assert_eq!(ready_becomes(&h, 200), all_ok);
+
+    redis.stop();
+    let body = ready_becomes(&h, 503);
+    assert_eq!(body["store"], "down", "{body}");
+    assert_eq!(h.get("/deces/api/v1/healthcheck").status, 200);
+    redis.restart();
+    assert_eq!(ready_becomes(&h, 200), all_ok);
+
+    let r = request(h.addr, "POST", "/deces/api/v1/ready", &[], b"");
+    assert_eq!(r.status, 405);
+}

@@ -12,7 +12,7 @@ use edge_core::search::agg::{self, AggRequest};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
-use edge_core::{score, token, version};
+use edge_core::{ready, score, token, version};
 use edge_spin::{now_seconds, outbound, variable};
 use edge_spin::{Request, ResponseOutparam};
 use serde_json::Value;
@@ -31,6 +31,7 @@ fn route(req: &Request) -> JsonReply {
     match api::api_path(req.path()) {
         Some("/healthcheck") if get => api::healthcheck(),
         Some("/version") if get => version_reply(),
+        Some("/ready") if get => ready_reply(),
         Some("/search") => match req.method() {
             Method::Get | Method::Post => search_reply(req),
             _ => api::method_not_allowed(),
@@ -50,7 +51,7 @@ fn route(req: &Request) -> JsonReply {
         },
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
         Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
-        Some("/healthcheck" | "/version") => api::method_not_allowed(),
+        Some("/healthcheck" | "/version" | "/ready") => api::method_not_allowed(),
         _ => api::route_not_found(),
     }
 }
@@ -150,6 +151,23 @@ impl SearchBackend for Elasticsearch {
     fn id(&mut self, id: &str) -> JsonReply {
         let answer = self.raw(&search::id_call(&self.index, id));
         shaped(&SearchRequest::by_id(), answer, None)
+    }
+
+    fn ready(&mut self) -> ready::State {
+        // A probe waits at most this long, retries included.
+        const READY_TIMEOUT: Duration = Duration::from_secs(2);
+        let call = EsCall {
+            method: "GET",
+            path: format!("/{}/_count", self.index),
+            query: None,
+            body: None,
+        };
+        self.timeout = self.timeout.min(READY_TIMEOUT);
+        match self.json(&call) {
+            Ok(v) if v["count"].as_u64().is_some_and(|n| n > 0) => ready::State::Ok,
+            Ok(v) if v["count"].is_u64() => ready::State::Empty,
+            _ => ready::State::Down,
+        }
     }
 
     fn facts(&mut self) -> Option<version::IndexFacts> {
@@ -285,6 +303,48 @@ fn id_reply(id: &str) -> JsonReply {
         Ok(mut b) => links(b.id(id), Store::open_default().ok().as_ref()),
         Err(reply) => reply,
     }
+}
+
+/// GET /ready: a round trip to the key-value store, and the search backend's answer (kept
+/// a second in the store).
+fn ready_reply() -> JsonReply {
+    use ready::State;
+    let now = now_seconds();
+    let store = Store::open_default().ok();
+    let probe = now.to_string();
+    let store_state = match &store {
+        Some(s)
+            if s.set(ready::PROBE_KEY, probe.as_bytes()).is_ok()
+                && s.get(ready::PROBE_KEY).ok().flatten().as_deref() == Some(probe.as_bytes()) =>
+        {
+            State::Ok
+        }
+        _ => State::Down,
+    };
+    let store = store.filter(|_| store_state == State::Ok);
+    let cached = store
+        .as_ref()
+        .and_then(|s| s.get(ready::CACHE_KEY).ok().flatten())
+        .and_then(|bytes| serde_json::from_slice::<ready::Cached>(&bytes).ok())
+        .filter(|c| c.fresh(now));
+    let search = match cached {
+        Some(c) => c.search,
+        None => {
+            let search = backend().map_or(State::Down, |mut b| b.ready());
+            if let Some(s) = &store {
+                let record = ready::Cached { at: now, search };
+                let _ = s.set(
+                    ready::CACHE_KEY,
+                    &serde_json::to_vec(&record).unwrap_or_default(),
+                );
+            }
+            search
+        }
+    };
+    if search != State::Ok || store_state != State::Ok {
+        edge_spin::log!("search: not ready: store {store_state:?}, search {search:?}");
+    }
+    ready::reply(store_state, search)
 }
 
 fn version_reply() -> JsonReply {

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod embedded;
 pub mod insee;
 pub mod limits;
+pub mod ready;
 pub mod score;
 pub mod search;
 pub mod token;

@@ -32,7 +32,7 @@ impl Family {
     pub fn of(path: &str) -> Option<Family> {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
         match first {
-            "healthcheck" | "dev" => None,
+            "healthcheck" | "ready" | "dev" => None,
             "search" if path == "/search" => Some(Family::Search),
             "search" => Some(Family::Bulk),
             "agg" => Some(Family::Agg),
@@ -385,6 +385,7 @@ mod tests {
         assert_eq!(Family::of("/search"), Some(Family::Search));
         assert_eq!(Family::of("/search/csv"), Some(Family::Bulk));
         assert_eq!(Family::of("/agg"), Some(Family::Agg));
+        assert_eq!(Family::of("/ready"), None);
         assert_eq!(Family::of("/auth"), Some(Family::Accounts));
         assert_eq!(Family::of("/id/x"), Some(Family::Other));
         assert_eq!(Family::of("/nope"), Some(Family::Other));

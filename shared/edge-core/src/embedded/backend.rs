@@ -3,6 +3,7 @@
 use super::find::{self, FindError};
 use super::Sql;
 use crate::api::JsonReply;
+use crate::ready::State;
 use crate::score::place::CommuneLookup;
 use crate::search::agg::AggRequest;
 use crate::search::{self, request::SearchRequest};
@@ -27,6 +28,8 @@ pub trait SearchBackend {
     fn id(&mut self, id: &str) -> JsonReply;
     /// The index facts, `None` when the backend cannot give them.
     fn facts(&mut self) -> Option<IndexFacts>;
+    /// Whether the backend answers and has records (GET /ready).
+    fn ready(&mut self) -> State;
 }
 
 /// The embedded backend over any statement runner.
@@ -98,5 +101,15 @@ impl<S: Sql> SearchBackend for Embedded<S> {
 
     fn facts(&mut self) -> Option<IndexFacts> {
         find::facts(&mut self.0).ok()
+    }
+
+    fn ready(&mut self) -> State {
+        match self.0.query("SELECT 1 FROM person LIMIT 1", &[]) {
+            Ok(rows) if rows.is_empty() => State::Empty,
+            Ok(_) => State::Ok,
+            // A database without tables was never imported into.
+            Err(e) if e.contains("no such table") => State::Empty,
+            Err(_) => State::Down,
+        }
     }
 }
