@@ -11,6 +11,7 @@ mod cli;
 /// Spin's interfaces, one module per imported family, as Spin's factor crates split them.
 mod interfaces;
 mod manifest;
+mod metrics;
 /// The HTTP server: connections, limits, scheduling of instances, the access log.
 mod serve;
 mod state;
@@ -24,10 +25,13 @@ use std::time::Duration;
 const USAGE: &str = "usage: deces-edge up|import|sample ...; deces-edge up [--manifest spin.toml] [--listen 127.0.0.1:3000] \
 [--runtime-config-file FILE] [--max-body-bytes N] [--max-header-bytes N] [--header-timeout-ms N] \
 [--body-timeout-ms N] [--request-timeout-ms N] [--lingering-time-ms N] [--lingering-timeout-ms N] \
-[--lingering-max-bytes N] [--workers N] [--busy-poll-us N] [--log-format text|json]";
+[--lingering-max-bytes N] [--workers N] [--busy-poll-us N] [--log-format text|json] \
+[--metrics-listen ADDR]";
 
 struct UpArgs {
     options: app::AppOptions,
+    /// Where the Prometheus metrics are served, if anywhere.
+    metrics: Option<SocketAddr>,
     workers: serve::Workers,
     listen: SocketAddr,
     limits: serve::Limits,
@@ -44,6 +48,7 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut limits = serve::Limits::default();
     let mut workers = serve::Workers::default();
+    let mut metrics = None;
     let mut rest = args[1..].iter();
     while let Some(flag) = rest.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -110,6 +115,13 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
                     .with_context(|| format!("invalid --busy-poll-us `{v}` (0 to 1000000)"))?;
                 workers.busy_poll = Duration::from_micros(us);
             }
+            "--metrics-listen" => {
+                let v = value()?;
+                metrics = Some(
+                    v.parse()
+                        .with_context(|| format!("invalid --metrics-listen `{v}`"))?,
+                );
+            }
             "--log-format" => {
                 let v = value()?;
                 let format = serve::access_log::Format::parse(&v)
@@ -124,6 +136,7 @@ fn parse_args(args: &[String]) -> Result<UpArgs> {
             manifest,
             runtime_config,
         },
+        metrics,
         listen,
         limits,
         workers,
@@ -154,6 +167,15 @@ fn up(args: UpArgs) -> Result<()> {
         })?;
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(addr) = args.metrics {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let listener =
+            background.block_on(async { tokio::net::TcpListener::from_std(listener) })?;
+        background.spawn(metrics::serve(listener));
+        eprintln!("deces-edge: metrics on http://{addr}/metrics");
+    }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     background.spawn(async move {
         if let Err(e) = serve::shutdown_signal().await {

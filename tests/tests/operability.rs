@@ -148,3 +148,128 @@ fn readiness_follows_the_store_and_the_search_backend() {
     let r = request(h.addr, "POST", "/deces/api/v1/ready", &[], b"");
     assert_eq!(r.status, 405);
 }
+
+/// One scrape of the metrics endpoint, parsed.
+fn scrape(addr: std::net::SocketAddr) -> prometheus_parse::Scrape {
+    let r = request(addr, "GET", "/metrics", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type").unwrap().contains("text"),
+        "{:?}",
+        r.header("content-type")
+    );
+    let text = r.text();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("the text format parses")
+}
+
+/// The value of the sample `metric` whose labels include `labels`.
+fn sample(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == metric)
+        .find(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match &x.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(buckets) => {
+                buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+            }
+            prometheus_parse::Value::Summary(_) => f64::NAN,
+        })
+}
+
+#[test]
+fn metrics_count_requests_latencies_store_and_upstream_calls() {
+    let redis = Redis::start();
+    let es = EsStub::start();
+    let dir = TempDir::new("metrics");
+    let rc = dir.write("rc.toml", &redis.runtime_config());
+    let url = es.url();
+    let metrics_port = free_port();
+    let mut config = app_config(
+        rc,
+        &[
+            ("SPIN_VARIABLE_SEARCH_BACKEND", "elasticsearch"),
+            ("SPIN_VARIABLE_ES_URL", url.as_str()),
+            // Limits on: each search counts in the store.
+            ("SPIN_VARIABLE_SEARCH_RATE_PER_CLIENT", "1000"),
+            ("SPIN_VARIABLE_SEARCH_BURST_PER_CLIENT", "1000"),
+        ],
+    );
+    config.args = vec![
+        "--metrics-listen".into(),
+        format!("127.0.0.1:{metrics_port}"),
+    ];
+    let h = Host::start(config);
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let before = scrape(metrics);
+    let search = [
+        ("component", "search"),
+        ("route", "search"),
+        ("status", "200"),
+    ];
+    assert_eq!(sample(&before, "deces_edge_requests_total", &search), None);
+
+    // A short load: searches (each asks Elasticsearch), healthchecks, unknown routes.
+    for _ in 0..12 {
+        assert_eq!(h.get("/deces/api/v1/search?lastName=Dupont").status, 200);
+    }
+    for _ in 0..5 {
+        assert_eq!(h.get("/deces/api/v1/healthcheck").status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(h.get("/deces/api/v1/nope").status, 404);
+    }
+    let s = scrape(metrics);
+    assert_eq!(sample(&s, "deces_edge_requests_total", &search), Some(12.0));
+    let health = [
+        ("component", "search"),
+        ("route", "healthcheck"),
+        ("status", "200"),
+    ];
+    assert_eq!(sample(&s, "deces_edge_requests_total", &health), Some(5.0));
+    let missing = [("route", "other"), ("status", "404")];
+    assert_eq!(sample(&s, "deces_edge_requests_total", &missing), Some(3.0));
+    // The latency histogram counted each search once (its +Inf bucket).
+    let latency = [("component", "search"), ("route", "search")];
+    assert_eq!(
+        sample(&s, "deces_edge_request_duration_seconds", &latency),
+        Some(12.0)
+    );
+    assert_eq!(sample(&s, "deces_edge_instances_in_use", &[]), Some(0.0));
+    let upstream = es.url().trim_start_matches("http://").to_string();
+    let es_ok = [("upstream", upstream.as_str()), ("result", "2xx")];
+    assert_eq!(
+        sample(&s, "deces_edge_outbound_requests_total", &es_ok),
+        Some(12.0)
+    );
+    let es_time = [("upstream", upstream.as_str())];
+    assert_eq!(
+        sample(&s, "deces_edge_outbound_duration_seconds", &es_time),
+        Some(12.0)
+    );
+    // The rate limit's counters went through Redis, without error.
+    let kv = sample(
+        &s,
+        "deces_edge_kv_operations_total",
+        &[("backend", "redis"), ("result", "ok")],
+    );
+    assert!(kv.is_some_and(|n| n >= 12.0), "{kv:?}");
+    assert_eq!(
+        sample(&s, "deces_edge_kv_operations_total", &[("result", "error")]),
+        None
+    );
+
+    // An upstream down is counted as errors.
+    es.server.set_down(true);
+    assert_eq!(h.get("/deces/api/v1/search?lastName=Dupont").status, 503);
+    let s = scrape(metrics);
+    let failed = sample(
+        &s,
+        "deces_edge_outbound_requests_total",
+        &[("upstream", upstream.as_str()), ("result", "error")],
+    );
+    assert!(failed.is_some_and(|n| n >= 1.0), "{failed:?}");
+}

@@ -104,7 +104,9 @@ impl sqlite::HostConnection for RequestState {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let database = self.table.get(&connection)?.database.clone();
-        Ok(database.execute(&statement, &parameters))
+        let outcome = database.execute(&statement, &parameters);
+        crate::metrics::sqlite(&outcome);
+        Ok(outcome)
     }
 
     async fn drop(&mut self, connection: Resource<SqliteConnection>) -> wasmtime::Result<()> {

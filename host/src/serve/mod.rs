@@ -161,6 +161,12 @@ impl Server {
             us: start.elapsed().as_micros(),
             request_id: id.to_str().unwrap_or("-"),
         });
+        crate::metrics::request(
+            component,
+            &path,
+            response.status().as_u16(),
+            start.elapsed(),
+        );
         response.headers_mut().insert(request_id::HEADER, id);
         response
     }
@@ -249,8 +255,9 @@ impl Server {
         };
         let pre = loaded.pre.clone();
         let id = loaded.config.id.clone();
+        let in_use = crate::metrics::instance();
         let guest: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-            let _permit = permit;
+            let _permit = (permit, in_use);
             let result = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy

@@ -30,16 +30,27 @@ pub enum Backend {
     Redis(RedisStore),
 }
 
+/// Runs an operation on the backend and counts it (`crate::metrics::kv`).
 macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
-        match $self {
+    ($self:ident, $op:literal, $s:ident => $call:expr) => {{
+        let outcome = match $self {
             Backend::Sqlite($s) => $call,
             Backend::Redis($s) => $call.await,
-        }
-    };
+        };
+        crate::metrics::kv($self.kind(), $op, &outcome);
+        outcome
+    }};
 }
 
 impl Backend {
+    /// The backend's kind, as metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Redis(_) => "redis",
+        }
+    }
+
     /// Opens a backend; an unreachable Redis is an error here, at start-up.
     pub async fn open(label: &str, config: &StoreConfig) -> Result<Self> {
         Ok(match config {
@@ -49,28 +60,28 @@ impl Backend {
     }
 
     pub async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        dispatch!(self, s => s.get(key))
+        dispatch!(self, "get", s => s.get(key))
     }
 
     pub async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        dispatch!(self, s => s.set(key, value))
+        dispatch!(self, "set", s => s.set(key, value))
     }
 
     pub async fn delete(&self, key: &str) -> StoreResult<()> {
-        dispatch!(self, s => s.delete(key))
+        dispatch!(self, "delete", s => s.delete(key))
     }
 
     pub async fn exists(&self, key: &str) -> StoreResult<bool> {
-        dispatch!(self, s => s.exists(key))
+        dispatch!(self, "exists", s => s.exists(key))
     }
 
     pub async fn keys(&self) -> StoreResult<Vec<String>> {
-        dispatch!(self, s => s.keys())
+        dispatch!(self, "keys", s => s.keys())
     }
 
     /// Adds `delta` atomically (across processes sharing the store) and returns the new value.
     pub async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        dispatch!(self, s => s.increment(key, delta))
+        dispatch!(self, "increment", s => s.increment(key, delta))
     }
 
     /// Sets `value` only if the current value is still `expected`; false when it changed.
@@ -80,6 +91,6 @@ impl Backend {
         expected: Option<&[u8]>,
         value: &[u8],
     ) -> StoreResult<bool> {
-        dispatch!(self, s => s.compare_and_swap(key, expected, value))
+        dispatch!(self, "compare_and_swap", s => s.compare_and_swap(key, expected, value))
     }
 }

@@ -142,9 +142,28 @@ impl AllowList {
     }
 }
 
-/// Sends a permitted request: plain HTTP through this project's client and its
-/// per-thread pool (`client.rs`), HTTPS through wasmtime's own client.
+/// Sends a permitted request (counted and timed by upstream: `crate::metrics`).
 async fn send(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<http::Response<WasiBody>, Error> {
+    let start = Instant::now();
+    let upstream = request.uri().authority().map_or_else(String::new, |a| {
+        match (a.port_u16(), request.uri().scheme_str()) {
+            (Some(_), _) => a.to_string(),
+            (None, Some("https")) => format!("{}:443", a.host()),
+            (None, _) => format!("{}:80", a.host()),
+        }
+    });
+    let outcome = send_permitted(request, options).await;
+    let status = outcome.as_ref().ok().map(|r| r.status().as_u16());
+    crate::metrics::outbound(&upstream, status, start.elapsed());
+    outcome
+}
+
+/// Plain HTTP through this project's client and its per-thread pool (`client.rs`), HTTPS
+/// through wasmtime's own client.
+async fn send_permitted(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<http::Response<WasiBody>, Error> {
