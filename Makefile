@@ -8,7 +8,7 @@ COMPONENTS := search otp-request otp-verify rate-limit
 TEST_COMPONENTS := probe
 HOST_BIN := target/release/deces-edge
 
-.PHONY: all setup build build-components build-test-components build-host up test test-under-load lint deploy-check push bench bench-embedded soak clean
+.PHONY: all setup build build-components build-test-components build-host up test test-under-load lint deploy-check api-fuzz api-fuzz-tool push bench bench-embedded soak clean
 
 all: build
 
@@ -47,8 +47,16 @@ up: build
 	  exec $(HOST_BIN) up --manifest spin.toml --listen $(LISTEN) \
 	  $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
 
-test: setup deploy-check build build-test-components lint
+test: setup deploy-check build build-test-components lint api-fuzz-tool
 	$(CARGO) test --release $(NATIVE)
+
+# schemathesis against the running host with the OpenAPI document it serves (also part of
+# `make test`): every operation, a bounded number of generated requests, a fixed seed.
+api-fuzz: setup build api-fuzz-tool
+	$(CARGO) test --release -p e2e --test api_fuzz -- --nocapture
+
+api-fuzz-tool:
+	bash tools/api-fuzz-venv.sh
 
 # The end-to-end suites three times (RUNS=n) with one CPU hog per core beside them.
 test-under-load: setup build build-test-components

@@ -822,7 +822,7 @@ impl Upstream {
 /// A recording Elasticsearch stand-in. Scripted `(status, JSON)` answers (a golden's
 /// `es_fixture`) are served first, in order; with none left it serves the fixture records
 /// itself: `_search` pages through them in file order (it does not evaluate queries: that is
-/// what the goldens are for), `_search/scroll` continues, `_count` and `_cat/indices` answer,
+/// what the goldens are for; aggregations come back without buckets), `_search/scroll` continues, `_count` and `_cat/indices` answer,
 /// always with the `x-elastic-product: Elasticsearch` header a real cluster sends.
 pub struct EsStub {
     pub server: StubServer,
@@ -923,7 +923,23 @@ fn serve_records(records: &[serde_json::Value], req: &Recorded) -> (u16, serde_j
     } else if req.path.ends_with("/_search") {
         let size = body["size"].as_u64().unwrap_or(10) as usize;
         let from = body["from"].as_u64().unwrap_or(0) as usize;
-        page(from, size, req.query.contains("scroll="))
+        let (status, mut answer) = page(from, size, req.query.contains("scroll="));
+        // Aggregations (/agg) answer with no bucket, in the shape asked for.
+        if let Some(aggs) = body["aggs"].as_object() {
+            let empty: serde_json::Map<String, serde_json::Value> = aggs
+                .iter()
+                .map(|(name, agg)| {
+                    let value = if agg.get("cardinality").is_some() {
+                        json!({"value": 0})
+                    } else {
+                        json!({"buckets": []})
+                    };
+                    (name.clone(), value)
+                })
+                .collect();
+            answer["aggregations"] = serde_json::Value::Object(empty);
+        }
+        (status, answer)
     } else {
         (404, json!({"error": "no handler", "status": 404}))
     }

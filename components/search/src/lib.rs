@@ -1,6 +1,7 @@
 //! The search component: /healthcheck, /version, GET and POST /search, GET /id/{id}, POST
 //! /compare (the matching score of two persons, computed here), CSV downloads of a POST
-//! /search (`Accept: text/csv`), GET and POST /agg (JSON or CSV), and the
+//! /search (`Accept: text/csv`), GET and POST /agg (JSON or CSV), the
+//! API's OpenAPI document (`/docs/swagger.json`, rendered at `/docs`), /ready, and the
 //! JSON 404 for every other path under the API prefix, on the backend `search_backend`
 //! names: `sqlite` (the embedded index in the granted database `default`) or
 //! `elasticsearch` (`es_url`). The logic is in `edge-core`.
@@ -12,7 +13,7 @@ use edge_core::search::agg::{self, AggRequest};
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
-use edge_core::{ready, score, token, version};
+use edge_core::{docs, ready, score, token, version};
 use edge_spin::{now_seconds, outbound, variable};
 use edge_spin::{Request, ResponseOutparam};
 use serde_json::Value;
@@ -32,6 +33,8 @@ fn route(req: &Request) -> JsonReply {
         Some("/healthcheck") if get => api::healthcheck(),
         Some("/version") if get => version_reply(),
         Some("/ready") if get => ready_reply(),
+        Some("/docs") if get => docs::page(),
+        Some("/docs/swagger.json") if get => docs::document(),
         Some("/search") => match req.method() {
             Method::Get | Method::Post => search_reply(req),
             _ => api::method_not_allowed(),
@@ -51,7 +54,9 @@ fn route(req: &Request) -> JsonReply {
         },
         Some(p) if p.starts_with("/id/") && get => id_reply(&p[4..]),
         Some(p) if p.starts_with("/id/") => api::method_not_allowed(),
-        Some("/healthcheck" | "/version" | "/ready") => api::method_not_allowed(),
+        Some("/healthcheck" | "/version" | "/ready" | "/docs" | "/docs/swagger.json") => {
+            api::method_not_allowed()
+        }
         _ => api::route_not_found(),
     }
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api;
 pub mod cors;
+pub mod docs;
 pub mod embedded;
 pub mod insee;
 pub mod limits;
