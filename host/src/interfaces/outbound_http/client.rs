@@ -1,23 +1,24 @@
 //! The client for the components' plain-HTTP upstreams (Elasticsearch, a mail relay):
-//! HTTP/1.1 over one keep-alive connection pool per worker thread. A request is written in
-//! one piece and its answer read whole, in the task that asked: no connection task, body
-//! channel or per-frame timer stands between the guest and the socket.
+//! HTTP/1.1 through hyper's connection-level client, with one keep-alive pool per worker
+//! thread. Each connection is driven by its own task on the worker's runtime (so the pool
+//! sees a connection the server closed); a request's answer is read whole, its head and
+//! each read of its body within their deadlines.
 
-use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, Method, Response, StatusCode, Version};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response head read (status line and header lines).
 const MAX_HEAD_BYTES: usize = 64 << 10;
-/// Most header lines in a response head.
-const MAX_HEADERS: usize = 128;
 /// Largest response body read.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// An idle connection older than this is closed rather than reused.
@@ -46,13 +47,13 @@ pub enum Failure {
     FirstByteTimeout,
     /// The body stalled for longer than `between_bytes`.
     BetweenBytesTimeout,
-    /// The answer is not HTTP/1.x as this client reads it.
-    Malformed(&'static str),
+    /// The answer is not HTTP/1.x as hyper reads it.
+    Malformed(String),
     /// The connection closed before the answer was complete.
     Incomplete,
     HeadTooLarge,
     BodyTooLarge,
-    Io(io::Error),
+    Io(String),
 }
 
 impl std::fmt::Display for Failure {
@@ -71,6 +72,39 @@ impl std::fmt::Display for Failure {
     }
 }
 
+impl Failure {
+    /// What a hyper error means here.
+    fn of(e: &hyper::Error) -> Failure {
+        if e.is_incomplete_message() {
+            return Failure::Incomplete;
+        }
+        if e.is_parse_too_large() {
+            return Failure::HeadTooLarge;
+        }
+        if e.is_parse() || e.is_parse_status() {
+            return Failure::Malformed(e.to_string());
+        }
+        // A body hyper could not decode (a bad chunk) is an InvalidData or InvalidInput
+        // I/O error.
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<io::Error>() {
+                if matches!(
+                    io.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput
+                ) {
+                    return Failure::Malformed(io.to_string());
+                }
+                if io.kind() == io::ErrorKind::UnexpectedEof {
+                    return Failure::Incomplete;
+                }
+            }
+            source = s.source();
+        }
+        Failure::Io(e.to_string())
+    }
+}
+
 /// One request, its body already whole.
 pub struct Exchange<'a> {
     pub method: &'a Method,
@@ -81,8 +115,10 @@ pub struct Exchange<'a> {
     pub body: &'a [u8],
 }
 
+type Sender = SendRequest<Full<Bytes>>;
+
 struct Idle {
-    stream: TcpStream,
+    sender: Sender,
     since: Instant,
 }
 
@@ -93,10 +129,8 @@ thread_local! {
     static POOL: RefCell<HashMap<String, VecDeque<Idle>>> = RefCell::new(HashMap::new());
 }
 
-/// A pooled connection that is still open: the server has neither closed it nor sent
-/// anything unasked (tokio answers from the readiness it already knows, without a system
-/// call, while the socket has nothing to read).
-fn checkout(authority: &str) -> Option<TcpStream> {
+/// The most recently used pooled connection that is still open.
+fn checkout(authority: &str) -> Option<Sender> {
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let idle = pool.get_mut(authority)?;
@@ -106,17 +140,15 @@ fn checkout(authority: &str) -> Option<TcpStream> {
                 idle.clear();
                 break;
             }
-            let mut probe = [0u8; 1];
-            match conn.stream.try_read(&mut probe) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some(conn.stream),
-                _ => continue,
+            if !conn.sender.is_closed() {
+                return Some(conn.sender);
             }
         }
         None
     })
 }
 
-fn checkin(authority: &str, stream: TcpStream) {
+fn checkin(authority: &str, sender: Sender) {
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let idle = match pool.get_mut(authority) {
@@ -131,7 +163,7 @@ fn checkin(authority: &str, stream: TcpStream) {
             idle.pop_front();
         }
         idle.push_back(Idle {
-            stream,
+            sender,
             since: Instant::now(),
         });
     })
@@ -147,30 +179,37 @@ async fn within<T>(
         .unwrap_or(Err(on_timeout))
 }
 
-async fn connect(authority: &str, limit: Duration) -> Result<TcpStream, Failure> {
-    let stream = within(limit, Failure::ConnectTimeout, async {
-        TcpStream::connect(authority)
+/// A new connection, its task spawned on this worker's runtime.
+async fn connect(authority: &str, limit: Duration) -> Result<Sender, Failure> {
+    within(limit, Failure::ConnectTimeout, async {
+        let stream = TcpStream::connect(authority)
             .await
-            .map_err(Failure::Connect)
+            .map_err(Failure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .max_buf_size(MAX_HEAD_BYTES.max(8192))
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::of(&e))?;
+        tokio::spawn(connection);
+        Ok(sender)
     })
-    .await?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+    .await
 }
 
 /// Sends one request and reads its whole answer. A reused connection that the server
 /// closed before answering anything (it may have timed it out while idle) is replaced
 /// once by a new one when the request may safely be sent again.
 pub async fn send(x: &Exchange<'_>, deadlines: Deadlines) -> Result<Response<Bytes>, Failure> {
-    let request = encode(x);
-    if let Some(stream) = checkout(x.authority) {
-        match exchange(stream, &request, x, deadlines).await {
+    if let Some(sender) = checkout(x.authority) {
+        match exchange(sender, x, deadlines).await {
+            Err(Attempt::NotSent(_)) => {}
             Err(Attempt::Unanswered(_)) if resendable(x.method) => {}
             other => return other.map_err(Attempt::into_failure),
         }
     }
-    let stream = connect(x.authority, deadlines.connect).await?;
-    exchange(stream, &request, x, deadlines)
+    let sender = connect(x.authority, deadlines.connect).await?;
+    exchange(sender, x, deadlines)
         .await
         .map_err(Attempt::into_failure)
 }
@@ -183,7 +222,9 @@ fn resendable(method: &Method) -> bool {
 }
 
 enum Attempt {
-    /// The connection failed before a single byte of answer came back.
+    /// The connection could not take the request: nothing was sent.
+    NotSent(Failure),
+    /// The connection failed before an answer's head came back.
     Unanswered(Failure),
     Failed(Failure),
 }
@@ -191,7 +232,7 @@ enum Attempt {
 impl Attempt {
     fn into_failure(self) -> Failure {
         match self {
-            Attempt::Unanswered(f) | Attempt::Failed(f) => f,
+            Attempt::NotSent(f) | Attempt::Unanswered(f) | Attempt::Failed(f) => f,
         }
     }
 }
@@ -202,317 +243,85 @@ impl From<Failure> for Attempt {
     }
 }
 
-/// The request head and body in one buffer. The body is whole, so its length is sent
-/// as `Content-Length`, whatever framing the guest's headers named.
-fn encode(x: &Exchange<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + x.body.len());
-    out.extend_from_slice(x.method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(x.path_and_query.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !x.headers.contains_key(HOST) {
-        header(&mut out, "host", x.authority.as_bytes());
-    }
+/// The request: the guest's headers without its framing ones (the body is whole, so
+/// hyper sends its length), and `Host` when the guest gave none.
+fn request(x: &Exchange<'_>) -> Result<Request<Full<Bytes>>, Failure> {
+    let mut request = Request::builder()
+        .method(x.method.clone())
+        .uri(x.path_and_query)
+        .body(Full::new(Bytes::copy_from_slice(x.body)))
+        .map_err(|e| Failure::Malformed(format!("request: {e}")))?;
+    let headers = request.headers_mut();
     for (name, value) in x.headers {
         if name != CONTENT_LENGTH && name != TRANSFER_ENCODING && name != CONNECTION {
-            header(&mut out, name.as_str(), value.as_bytes());
+            headers.append(name, value.clone());
         }
     }
-    if !x.body.is_empty() || matches!(*x.method, Method::POST | Method::PUT | Method::PATCH) {
-        header(
-            &mut out,
-            "content-length",
-            x.body.len().to_string().as_bytes(),
-        );
+    if !headers.contains_key(HOST) {
+        let host = HeaderValue::from_str(x.authority)
+            .map_err(|_| Failure::Malformed("authority".into()))?;
+        headers.insert(HOST, host);
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(x.body);
-    out
-}
-
-fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Reads from the connection into `buf`; 0 at the end of the stream.
-async fn fill(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < 4096 {
-        buf.reserve(buf.len().max(16 << 10));
-    }
-    stream.read_buf(buf).await
-}
-
-/// A response without its body yet, how the body is delimited, and whether the
-/// connection may be reused after it.
-type Head = (Response<Bytes>, Framing, bool);
-
-/// How the body of an answer is delimited.
-enum Framing {
-    None,
-    Length(usize),
-    Chunked,
-    UntilClose,
+    Ok(request)
 }
 
 async fn exchange(
-    mut stream: TcpStream,
-    request: &[u8],
+    mut sender: Sender,
     x: &Exchange<'_>,
     deadlines: Deadlines,
 ) -> Result<Response<Bytes>, Attempt> {
-    if let Err(e) = stream.write_all(request).await {
-        return Err(Attempt::Unanswered(Failure::Io(e)));
+    let request = request(x)?;
+    match tokio::time::timeout(deadlines.first_byte, sender.ready()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Attempt::NotSent(Failure::of(&e))),
+        Err(_) => return Err(Attempt::Failed(Failure::FirstByteTimeout)),
     }
-    let mut buf = BytesMut::with_capacity(32 << 10);
-    let (mut response, framing, keep_alive) = tokio::time::timeout(
-        deadlines.first_byte,
-        read_head(&mut stream, &mut buf, x.method),
-    )
-    .await
-    .unwrap_or(Err(Attempt::Failed(Failure::FirstByteTimeout)))?;
-
-    let body = match framing {
-        Framing::None => Bytes::new(),
-        Framing::Length(n) => {
-            if n > MAX_BODY_BYTES {
-                return Err(Failure::BodyTooLarge.into());
+    let response =
+        match tokio::time::timeout(deadlines.first_byte, sender.send_request(request)).await {
+            Ok(Ok(response)) => response,
+            // The connection closed before the request went out.
+            Ok(Err(e)) if e.is_canceled() => return Err(Attempt::NotSent(Failure::of(&e))),
+            Ok(Err(e)) if e.is_incomplete_message() => {
+                return Err(Attempt::Unanswered(Failure::of(&e)))
             }
-            while buf.len() < n {
-                if read_more(&mut stream, &mut buf, deadlines.between_bytes).await? == 0 {
-                    return Err(Failure::Incomplete.into());
-                }
-            }
-            buf.split_to(n).freeze()
-        }
-        Framing::Chunked => dechunk(&mut stream, &mut buf, deadlines.between_bytes).await?,
-        Framing::UntilClose => {
-            while read_more(&mut stream, &mut buf, deadlines.between_bytes).await? > 0 {
-                if buf.len() > MAX_BODY_BYTES {
-                    return Err(Failure::BodyTooLarge.into());
-                }
-            }
-            buf.split().freeze()
-        }
-    };
-    // Anything after the answer was not asked for: such a connection is not reused.
-    if keep_alive && buf.is_empty() {
-        checkin(x.authority, stream);
-    }
-    *response.body_mut() = body;
-    Ok(response)
-}
-
-/// A response head; interim answers (1xx) are skipped.
-async fn read_head(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    method: &Method,
-) -> Result<Head, Attempt> {
-    loop {
-        match fill(stream, buf).await {
-            Ok(0) if buf.is_empty() => return Err(Attempt::Unanswered(Failure::Incomplete)),
-            Ok(0) => return Err(Failure::Incomplete.into()),
-            Ok(_) => {}
-            Err(e) if buf.is_empty() => return Err(Attempt::Unanswered(Failure::Io(e))),
-            Err(e) => return Err(Failure::Io(e).into()),
-        }
-        if let Some(head) = parse_head(buf, method)? {
-            return Ok(head);
-        }
-        if buf.len() > MAX_HEAD_BYTES {
-            return Err(Failure::HeadTooLarge.into());
-        }
-    }
-}
-
-async fn read_more(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    limit: Duration,
-) -> Result<usize, Failure> {
-    within(limit, Failure::BetweenBytesTimeout, async {
-        fill(stream, buf).await.map_err(Failure::Io)
-    })
-    .await
-}
-
-/// Parses a complete response head at the start of `buf` and removes it; `None` while
-/// it is incomplete or after an interim (1xx) answer.
-fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Failure> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(Failure::HeadTooLarge),
-        Err(_) => return Err(Failure::Malformed("response head")),
-    };
-    let code = parsed.code.ok_or(Failure::Malformed("status"))?;
-    let status = StatusCode::from_u16(code).map_err(|_| Failure::Malformed("status"))?;
-    let version = match parsed.version {
-        Some(0) => Version::HTTP_10,
-        _ => Version::HTTP_11,
-    };
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for h in parsed.headers.iter() {
-        let name =
-            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| Failure::Malformed("header"))?;
-        let value = HeaderValue::from_bytes(h.value).map_err(|_| Failure::Malformed("header"))?;
-        headers.append(name, value);
-    }
-    buf.advance(head_len);
-    if status.is_informational() {
-        if status == StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Failure::Malformed("protocol switch"));
-        }
-        return parse_head(buf, method);
-    }
-    let framing = framing(&headers, status, method)?;
-    // A body read to the end of the stream leaves no connection to reuse.
-    let keep_alive = !matches!(framing, Framing::UntilClose) && keep_alive(&headers, version);
-    if matches!(framing, Framing::Chunked) {
-        headers.remove(TRANSFER_ENCODING);
-    }
-    let mut response = Response::new(Bytes::new());
-    *response.status_mut() = status;
-    *response.version_mut() = version;
-    *response.headers_mut() = headers;
-    Ok(Some((response, framing, keep_alive)))
-}
-
-fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<Framing, Failure> {
-    if *method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::None);
-    }
-    if let Some(codings) = headers.get(TRANSFER_ENCODING) {
-        let codings = codings
-            .to_str()
-            .map_err(|_| Failure::Malformed("transfer-encoding"))?;
-        let last = codings.rsplit(',').next().unwrap_or("").trim();
-        return if last.eq_ignore_ascii_case("chunked") {
-            Ok(Framing::Chunked)
-        } else {
-            Ok(Framing::UntilClose)
+            Ok(Err(e)) => return Err(Attempt::Failed(Failure::of(&e))),
+            Err(_) => return Err(Attempt::Failed(Failure::FirstByteTimeout)),
         };
+    let (parts, body) = response.into_parts();
+    // A declared length above the limit is refused before reading.
+    if hyper::body::Body::size_hint(&body).lower() > MAX_BODY_BYTES as u64 {
+        return Err(Failure::BodyTooLarge.into());
     }
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        let n = value
-            .to_str()
-            .ok()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<usize>().ok())
-            .ok_or(Failure::Malformed("content-length"))?;
-        if length.is_some_and(|l| l != n) {
-            return Err(Failure::Malformed("content-length"));
-        }
-        length = Some(n);
-    }
-    Ok(match length {
-        Some(0) => Framing::None,
-        Some(n) => Framing::Length(n),
-        None => Framing::UntilClose,
-    })
-}
-
-fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
-    let mut close = version == Version::HTTP_10;
-    for value in headers.get_all(CONNECTION) {
-        for token in value.to_str().unwrap_or("close").split(',') {
-            let token = token.trim();
-            if token.eq_ignore_ascii_case("close") {
-                return false;
+    let mut body = Limited::new(body, MAX_BODY_BYTES);
+    let mut whole = BytesMut::new();
+    loop {
+        let frame = tokio::time::timeout(deadlines.between_bytes, body.frame())
+            .await
+            .map_err(|_| Failure::BetweenBytesTimeout)?;
+        match frame {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    whole.extend_from_slice(&data);
+                }
             }
-            if token.eq_ignore_ascii_case("keep-alive") {
-                close = false;
+            Some(Err(e)) if e.is::<LengthLimitError>() => return Err(Failure::BodyTooLarge.into()),
+            Some(Err(e)) => {
+                return Err(match e.downcast_ref::<hyper::Error>() {
+                    Some(e) => Failure::of(e),
+                    None => Failure::Io(e.to_string()),
+                }
+                .into())
             }
         }
     }
-    !close
-}
-
-/// The line at the start of `buf` (without its CRLF), removed from it; `None` until a
-/// whole line is there.
-fn take_line(buf: &mut BytesMut) -> Option<BytesMut> {
-    let end = buf.windows(2).position(|w| w == b"\r\n")?;
-    let line = buf.split_to(end);
-    buf.advance(2);
-    Some(line)
-}
-
-async fn line(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    limit: Duration,
-) -> Result<BytesMut, Failure> {
-    loop {
-        if let Some(line) = take_line(buf) {
-            return Ok(line);
-        }
-        if buf.len() > MAX_HEAD_BYTES {
-            return Err(Failure::Malformed("chunk line"));
-        }
-        if read_more(stream, buf, limit).await? == 0 {
-            return Err(Failure::Incomplete);
-        }
+    // hyper keeps the connection open when the answer allows it.
+    if !sender.is_closed() {
+        checkin(x.authority, sender);
     }
-}
-
-/// The size on a chunk's line (extensions after `;` ignored).
-fn chunk_size(line: &[u8]) -> Result<usize, Failure> {
-    let digits = line.split(|&b| b == b';').next().unwrap_or_default();
-    let digits = std::str::from_utf8(digits)
-        .map_err(|_| Failure::Malformed("chunk size"))?
-        .trim();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(Failure::Malformed("chunk size"));
-    }
-    usize::from_str_radix(digits, 16).map_err(|_| Failure::Malformed("chunk size"))
-}
-
-/// Reads a chunked body whole; trailers are read and dropped.
-async fn dechunk(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    limit: Duration,
-) -> Result<Bytes, Failure> {
-    let mut body = BytesMut::new();
-    loop {
-        let size = chunk_size(&line(stream, buf, limit).await?)?;
-        if size == 0 {
-            break;
-        }
-        if body.len() + size > MAX_BODY_BYTES {
-            return Err(Failure::BodyTooLarge);
-        }
-        while buf.len() < size + 2 {
-            if read_more(stream, buf, limit).await? == 0 {
-                return Err(Failure::Incomplete);
-            }
-        }
-        body.extend_from_slice(&buf[..size]);
-        if &buf[size..size + 2] != b"\r\n" {
-            return Err(Failure::Malformed("chunk end"));
-        }
-        buf.advance(size + 2);
-    }
-    let mut trailers = 0;
-    loop {
-        let trailer = line(stream, buf, limit).await?;
-        if trailer.is_empty() {
-            return Ok(body.freeze());
-        }
-        trailers += trailer.len() + 2;
-        if trailers > MAX_HEAD_BYTES {
-            return Err(Failure::HeadTooLarge);
-        }
-    }
+    let mut response = Response::from_parts(parts, whole.freeze());
+    response.headers_mut().remove(TRANSFER_ENCODING);
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -852,7 +661,7 @@ mod tests {
             }
         });
         assert!(matches!(get(&authority).await, Err(Failure::HeadTooLarge)));
-        // Trailers that never end.
+        // Trailers that never end (refused by hyper's trailer limit as a malformed body).
         let (authority, _, _) = server(|_, stream, seen| {
             let mut stream = after_one_request(stream, seen);
             let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
@@ -864,7 +673,8 @@ mod tests {
                 }
             }
         });
-        assert!(matches!(get(&authority).await, Err(Failure::HeadTooLarge)));
+        let got = get(&authority).await;
+        assert!(matches!(got, Err(Failure::Malformed(_))), "{got:?}");
     }
 
     #[tokio::test]
