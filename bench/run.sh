@@ -9,6 +9,9 @@
 #                                           # round-robin over the targets
 #   ROUNDS=1 DURATION=5 bash bench/run.sh
 #   TARGETS="auth_sqlite auth1_sqlite" bash bench/run.sh   # a subset
+#   BASELINE_BIN=/path/to/other/deces-edge TARGETS="search search_base" bash bench/run.sh
+#                                           # the same search on another build of the host
+#                                           # (an A/B in the same run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -120,7 +123,8 @@ export SPIN_VARIABLE_TOKEN_SECRET="bench-secret-bench-secret-bench-secret"
 printf '[key_value_store.default]\ntype = "spin"\npath = "%s/kv.db"\n' "$work" > "$work/rc.toml"
 printf '[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$redis_port" > "$work/redis.toml"
 declare -A host_pid
-serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX] [MATCHING_SCORE]
+HOST_BIN=${HOST_BIN:-target/release/deces-edge}
+serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX] [MATCHING_SCORE] [BINARY]
   local value=0 burst=0
   [ "$3" = on ] && value=1000000 && burst=1000000000
   ( for f in SEARCH AGG ACCOUNTS OTHER BULK; do for w in PER_CLIENT GLOBAL; do
@@ -128,7 +132,7 @@ serve() { # serve PORT RUNTIME_CONFIG on|off [ES_INDEX] [MATCHING_SCORE]
     export SPIN_VARIABLE_ANONYMOUS_QUOTA_MAX=$burst
     [ -n "${4:-}" ] && export SPIN_VARIABLE_ES_INDEX="$4"
     [ -n "${5:-}" ] && export SPIN_VARIABLE_MATCHING_SCORE="$5"
-    exec target/release/deces-edge up --manifest spin.toml --listen "127.0.0.1:$1" \
+    exec "${6:-$HOST_BIN}" up --manifest spin.toml --listen "127.0.0.1:$1" \
       --runtime-config-file "$2" > /dev/null 2>&1 ) &
   pids+=($!)
   host_pid[$1]=$!
@@ -138,10 +142,13 @@ redis_host_port=$(free_port);   serve "$redis_host_port" "$work/redis.toml" off
 limited_port=$(free_port);      serve "$limited_port" "$work/rc.toml" on
 limited_redis_port=$(free_port); serve "$limited_redis_port" "$work/redis.toml" on
 empty_port=$(free_port);        serve "$empty_port" "$work/rc.toml" off deces_empty
+if [ -n "${BASELINE_BIN:-}" ]; then
+  base_port=$(free_port);       serve "$base_port" "$work/rc.toml" off "" "" "$BASELINE_BIN"
+fi
 golden_port=$(free_port);       serve "$golden_port" "$work/rc.toml" off deces_golden
 # The same 20-person search without the matching score: what scoring costs, in one run.
 raw_port=$(free_port);          serve "$raw_port" "$work/rc.toml" off deces false
-for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port" "$raw_port"; do wait_port "$p"; done
+for p in "$host_port" "$redis_host_port" "$limited_port" "$limited_redis_port" "$empty_port" "$golden_port" "$raw_port" ${base_port:-}; do wait_port "$p"; done
 wait_port "$nginx_port"
 wait_port "$stub_port"
 
@@ -207,6 +214,7 @@ url[nginx]="http://127.0.0.1:$nginx_port$health";     conns[nginx]=$CONNECTIONS
 url[search]="http://127.0.0.1:$host_port$search";     conns[search]=$CONNECTIONS
 url[search0]="http://127.0.0.1:$empty_port$search";   conns[search0]=$CONNECTIONS
 url[search_raw]="http://127.0.0.1:$raw_port$search";  conns[search_raw]=$CONNECTIONS
+[ -n "${base_port:-}" ] && { url[search_base]="http://127.0.0.1:$base_port$search"; conns[search_base]=$CONNECTIONS; }
 url[golden]="http://127.0.0.1:$golden_port$golden_search"; conns[golden]=$CONNECTIONS
 url[stub]="http://127.0.0.1:$stub_port/deces/_search"; conns[stub]=$CONNECTIONS; lua[stub]=$work/es.lua
 url[compare]="http://127.0.0.1:$host_port/deces/api/v1/compare"; conns[compare]=$CONNECTIONS; lua[compare]=$work/compare.lua
@@ -265,6 +273,7 @@ row health "GET /healthcheck, deces-edge (search.wasm)"
 row nginx  "GET /healthcheck, nginx static body"
 row search "GET /search, deces-edge -> ES stub"
 row search_raw "GET /search, matching score off"
+row search_base "GET /search, baseline host (BASELINE_BIN)"
 row search0 "GET /search, deces-edge -> no person"
 row golden "GET /search?lastName=Dupont, golden (5)"
 row stub   "POST /deces/_search, ES stub alone"
@@ -295,6 +304,10 @@ fi
 if [ -n "${cpu[search]:-}" ] && [ -n "${cpu[search_raw]:-}" ]; then
   awk -v a="${cpu[search]}" -v b="${cpu[search_raw]}" 'BEGIN {
     printf "host CPU the matching score adds to a 20-person search: %d us (%d with, %d without)\n", a - b, a, b }'
+fi
+if [ -n "${cpu[search]:-}" ] && [ -n "${cpu[search_base]:-}" ]; then
+  awk -v a="${cpu[search]}" -v b="${cpu[search_base]}" 'BEGIN {
+    printf "host CPU per search: %d us on this host, %d us on the baseline (%+.1f%%)\n", a, b, (a - b) * 100 / b }'
 fi
 echo "(ratios and differences: medians over the rounds of the two targets measured in the same round)"
 true
