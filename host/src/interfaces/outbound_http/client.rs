@@ -271,22 +271,28 @@ async fn exchange(
     deadlines: Deadlines,
 ) -> Result<Response<Bytes>, Attempt> {
     let request = request(x)?;
-    match tokio::time::timeout(deadlines.first_byte, sender.ready()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Attempt::NotSent(Failure::of(&e))),
-        Err(_) => return Err(Attempt::Failed(Failure::FirstByteTimeout)),
-    }
-    let response =
-        match tokio::time::timeout(deadlines.first_byte, sender.send_request(request)).await {
-            Ok(Ok(response)) => response,
-            // The connection closed before the request went out.
-            Ok(Err(e)) if e.is_canceled() => return Err(Attempt::NotSent(Failure::of(&e))),
-            Ok(Err(e)) if e.is_incomplete_message() => {
-                return Err(Attempt::Unanswered(Failure::of(&e)))
+    // One deadline for the connection to take the request and the answer's head to come.
+    let head = tokio::time::timeout(deadlines.first_byte, async {
+        sender
+            .ready()
+            .await
+            .map_err(|e| Attempt::NotSent(Failure::of(&e)))?;
+        sender.send_request(request).await.map_err(|e| {
+            if e.is_canceled() {
+                // The connection closed before the request went out.
+                Attempt::NotSent(Failure::of(&e))
+            } else if e.is_incomplete_message() {
+                Attempt::Unanswered(Failure::of(&e))
+            } else {
+                Attempt::Failed(Failure::of(&e))
             }
-            Ok(Err(e)) => return Err(Attempt::Failed(Failure::of(&e))),
-            Err(_) => return Err(Attempt::Failed(Failure::FirstByteTimeout)),
-        };
+        })
+    })
+    .await;
+    let response = match head {
+        Ok(answer) => answer?,
+        Err(_) => return Err(Attempt::Failed(Failure::FirstByteTimeout)),
+    };
     let (parts, body) = response.into_parts();
     // A declared length above the limit is refused before reading.
     if hyper::body::Body::size_hint(&body).lower() > MAX_BODY_BYTES as u64 {
