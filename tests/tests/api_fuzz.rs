@@ -41,6 +41,8 @@ fn fuzz(h: &Host, dir: &TempDir, name: &str) -> usize {
         .args(["--checks", "all", "--hypothesis-max-examples", EXAMPLES])
         .args(["--hypothesis-seed", SEED, "--no-color", "--workers", "1"])
         .args(["--hypothesis-suppress-health-check", "all"])
+        // A busy machine answers slowly: a deadline is not what this test checks.
+        .args(["--hypothesis-deadline", "60000"])
         .args(["-H", &format!("Authorization: {admin}")])
         .arg("--cassette-path")
         .arg(&cassette)
