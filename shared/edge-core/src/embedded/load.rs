@@ -6,7 +6,7 @@ use super::text::{deletions, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
 use crate::search::fields::SOURCE_FIELDS;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// Creates the tables when they are missing.
 pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
@@ -331,7 +331,7 @@ fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, String> 
 /// transaction).
 #[derive(Default)]
 pub struct Loader {
-    counts: BTreeMap<(Field, String), i64>,
+    counts: HashMap<(Field, String), i64>,
     variants_written: HashSet<String>,
     /// The batch's rows of the term index: (person id, text).
     terms: Vec<(i64, String)>,
@@ -357,20 +357,14 @@ impl Loader {
             let id = self.place_id(db, place)?;
             row.params.push(id);
         }
-        db.run(
+        let inserted = db.insert(
             "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
                 birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (uid) DO NOTHING",
             &row.params,
         )?;
-        // (Cheaper than `RETURNING`, which goes through a temporary table.)
-        let rows = db.query("SELECT last_insert_rowid() WHERE changes() > 0", &[])?;
-        let Some(id) = rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(SqlValue::as_i64)
-        else {
+        let Some(id) = inserted else {
             return Ok(false);
         };
         self.terms.push((id, row.indexed));
@@ -427,9 +421,12 @@ impl Loader {
             )?;
         }
         // Vocabulary counts and deletion variants, sorted, each table in one statement.
-        let counts = std::mem::take(&mut self.counts);
+        // Sorted: the rows go into the tables' B-trees in their order.
+        let mut counts: Vec<((Field, String), i64)> =
+            std::mem::take(&mut self.counts).into_iter().collect();
+        counts.sort_unstable();
         let mut variants = Vec::new();
-        for (_, t) in counts.keys() {
+        for ((_, t), _) in &counts {
             if self.variants_written.insert(t.clone()) {
                 variants.extend(deletions(t, fuzziness(t)).into_iter().map(|v| (v, t)));
             }

@@ -82,20 +82,38 @@ pub trait Sql {
     fn run(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), String> {
         self.query(sql, params).map(drop)
     }
+
+    /// An `INSERT`: the new row's id when it added one (`None` when a conflict clause
+    /// left the table as it was).
+    fn insert(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<i64>, String> {
+        self.run(sql, params)?;
+        // (Cheaper than `RETURNING`, which goes through a temporary table.)
+        let rows = self.query("SELECT last_insert_rowid() WHERE changes() > 0", &[])?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_i64))
+    }
 }
 
 #[cfg(feature = "rusqlite")]
 mod native {
     use super::{Sql, SqlValue};
-    use rusqlite::types::{Value, ValueRef};
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    use rusqlite::ToSql;
 
-    fn to_sql(v: &SqlValue) -> Value {
-        match v {
-            SqlValue::Null => Value::Null,
-            SqlValue::Integer(i) => Value::Integer(*i),
-            SqlValue::Real(r) => Value::Real(*r),
-            SqlValue::Text(s) => Value::Text(s.clone()),
-            SqlValue::Blob(b) => Value::Blob(b.clone()),
+    /// A parameter bound by reference (no copy of its text).
+    struct Bind<'a>(&'a SqlValue);
+
+    impl ToSql for Bind<'_> {
+        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+            Ok(ToSqlOutput::Borrowed(match self.0 {
+                SqlValue::Null => ValueRef::Null,
+                SqlValue::Integer(i) => ValueRef::Integer(*i),
+                SqlValue::Real(r) => ValueRef::Real(*r),
+                SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+                SqlValue::Blob(b) => ValueRef::Blob(b),
+            }))
         }
     }
 
@@ -114,9 +132,8 @@ mod native {
         fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, String> {
             let mut stmt = self.prepare_cached(sql).map_err(|e| e.to_string())?;
             let width = stmt.column_count();
-            let params: Vec<Value> = params.iter().map(to_sql).collect();
             let mut rows = stmt
-                .query(rusqlite::params_from_iter(params))
+                .query(rusqlite::params_from_iter(params.iter().map(Bind)))
                 .map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(|e| e.to_string())? {
@@ -127,6 +144,14 @@ mod native {
                 out.push(values);
             }
             Ok(out)
+        }
+
+        fn insert(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<i64>, String> {
+            let mut stmt = self.prepare_cached(sql).map_err(|e| e.to_string())?;
+            let changed = stmt
+                .execute(rusqlite::params_from_iter(params.iter().map(Bind)))
+                .map_err(|e| e.to_string())?;
+            Ok((changed > 0).then(|| self.last_insert_rowid()))
         }
     }
 }
