@@ -45,14 +45,11 @@ fn the_request_id_is_in_the_answer_and_in_the_json_log_line() {
     config.args = vec!["--log-format".into(), "json".into()];
     let h = Host::start(config);
 
+    let get_with_id =
+        |path: &str, id: &str| request(h.addr, "GET", path, &[("x-request-id", id)], b"");
+
     // A safe id is kept and echoed.
-    let r = request(
-        h.addr,
-        "GET",
-        "/deces/api/v1/healthcheck?secret=1",
-        &[("x-request-id", "client-42.a_b:c")],
-        b"",
-    );
+    let r = get_with_id("/deces/api/v1/healthcheck?secret=1", "client-42.a_b:c");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-request-id"), Some("client-42.a_b:c"));
     let line = logged(&h, "client-42.a_b:c");
@@ -76,13 +73,7 @@ fn the_request_id_is_in_the_answer_and_in_the_json_log_line() {
     }
 
     // The component logs its upstream failure with the same id.
-    let r = request(
-        h.addr,
-        "GET",
-        "/deces/api/v1/search?lastName=Dupont",
-        &[("x-request-id", "es-down-1")],
-        b"",
-    );
+    let r = get_with_id("/deces/api/v1/search?lastName=Dupont", "es-down-1");
     assert_eq!(r.status, 503);
     assert_eq!(r.header("x-request-id"), Some("es-down-1"));
     assert_eq!(logged(&h, "es-down-1")["status"], 503);
