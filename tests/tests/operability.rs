@@ -154,7 +154,24 @@ fn scrape(addr: std::net::SocketAddr) -> prometheus_parse::Scrape {
         .expect("the text format parses")
 }
 
-/// The value of the sample `metric` whose labels include `labels`.
+/// The sum of the counters `metric` whose labels include `labels` (`None` when none does).
+fn total(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let values: Vec<f64> = s
+        .samples
+        .iter()
+        .filter(|x| x.metric == metric)
+        .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .filter_map(|x| match x.value {
+            // (OpenMetrics names a counter's family without `_total`: the parser may read
+            // its samples as untyped.)
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// The value of the sample `metric` whose labels include `labels` (one such sample).
 fn sample(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     s.samples
         .iter()
@@ -250,14 +267,20 @@ fn metrics_count_requests_latencies_store_and_upstream_calls() {
         Some(12.0)
     );
     // The rate limit's counters went through Redis, without error.
-    let kv = sample(
+    let kv = total(
         &s,
         "deces_edge_kv_operations_total",
         &[("backend", "redis"), ("result", "ok")],
     );
     assert!(kv.is_some_and(|n| n >= 12.0), "{kv:?}");
+    let increments = total(
+        &s,
+        "deces_edge_kv_operations_total",
+        &[("backend", "redis"), ("op", "increment")],
+    );
+    assert!(increments.is_some_and(|n| n >= 12.0), "{increments:?}");
     assert_eq!(
-        sample(&s, "deces_edge_kv_operations_total", &[("result", "error")]),
+        total(&s, "deces_edge_kv_operations_total", &[("result", "error")]),
         None
     );
 
@@ -265,7 +288,7 @@ fn metrics_count_requests_latencies_store_and_upstream_calls() {
     es.server.set_down(true);
     assert_eq!(h.get("/deces/api/v1/search?lastName=Dupont").status, 503);
     let s = scrape(metrics);
-    let failed = sample(
+    let failed = total(
         &s,
         "deces_edge_outbound_requests_total",
         &[("upstream", upstream.as_str()), ("result", "error")],
