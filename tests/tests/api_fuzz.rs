@@ -46,6 +46,8 @@ fn fuzz(h: &Host, dir: &TempDir, name: &str) -> usize {
         .args(["-H", &format!("Authorization: {admin}")])
         .arg("--cassette-path")
         .arg(&cassette)
+        // Hypothesis keeps its cache in the working directory: the test's own.
+        .current_dir(dir.path())
         .output()
         .expect("run schemathesis");
     let report = String::from_utf8_lossy(&out.stdout);
