@@ -10,6 +10,7 @@ use edge_core::api::{self, JsonReply};
 use edge_core::embedded::backend::{shaped, Embedded, SearchBackend};
 use edge_core::score::place::{Commune, CommuneLookup};
 use edge_core::search::agg::{self, AggRequest};
+use edge_core::search::error::SearchError;
 use edge_core::search::request::SearchRequest;
 use edge_core::search::{self, EsCall};
 use edge_core::upstream::{self, BaseUrl, Failure, Outcome};
@@ -204,17 +205,9 @@ fn search_reply(req: &Request) -> JsonReply {
         }
         Err(e) => return e.reply(),
     }
-    let parsed = if *req.method() == Method::Post {
-        if req.body().len() > search::MAX_BODY_BYTES {
-            return api::payload_too_large();
-        }
-        search::from_body(req.body())
-    } else {
-        search::parse_get(req.query())
-    };
-    let mut request = match parsed {
+    let mut request = match parsed(req, search::from_body, search::parse_get) {
         Ok(r) => r,
-        Err(e) => return e.reply(),
+        Err(reply) => return reply,
     };
     request.matching_score = variable("matching_score", "true") != "false";
     let csv = *req.method() == Method::Post && wants_csv(req);
@@ -231,6 +224,24 @@ fn search_reply(req: &Request) -> JsonReply {
     }
 }
 
+/// A request of /search or /agg: its JSON body for a POST (413 above the limit), its
+/// query string otherwise; the refusal's reply when it is not valid.
+fn parsed<T>(
+    req: &Request,
+    body: fn(&[u8]) -> Result<T, SearchError>,
+    query: fn(&str) -> Result<T, SearchError>,
+) -> Result<T, JsonReply> {
+    let parsed = if *req.method() == Method::Post {
+        if req.body().len() > search::MAX_BODY_BYTES {
+            return Err(api::payload_too_large());
+        }
+        body(req.body())
+    } else {
+        query(req.query())
+    };
+    parsed.map_err(|e| e.reply())
+}
+
 /// Whether the client asks for CSV.
 fn wants_csv(req: &Request) -> bool {
     req.header("accept").is_some_and(|a| a.contains("text/csv"))
@@ -238,17 +249,9 @@ fn wants_csv(req: &Request) -> bool {
 
 /// GET and POST /agg (no token needed, as the original).
 fn agg_reply(req: &Request) -> JsonReply {
-    let parsed = if *req.method() == Method::Post {
-        if req.body().len() > search::MAX_BODY_BYTES {
-            return api::payload_too_large();
-        }
-        agg::from_body(req.body())
-    } else {
-        agg::parse_get(req.query())
-    };
-    let request = match parsed {
+    let request = match parsed(req, agg::from_body, agg::parse_get) {
         Ok(r) => r,
-        Err(e) => return e.reply(),
+        Err(reply) => return reply,
     };
     match backend() {
         Ok(mut b) => agg::reply(
