@@ -172,18 +172,24 @@ fn the_importer_reports_malformed_lines_and_adds_nothing_twice() {
     assert!(out.status.success());
     sample.extend_from_slice(&out.stdout);
     let mut text = String::from_utf8(sample).unwrap();
+    // The same record twice in a first import (loaded without its UID index: the
+    // index is built at the first UID seen twice, and the copy is skipped).
+    let first = text.lines().next().unwrap().to_string();
     text.insert_str(0, "TOO SHORT\n");
     text.push_str("DUPONT*JEAN/  1 19X0 broken date\n");
+    text.push_str(&first);
+    text.push('\n');
     let file = dir.write("deces-2020-m01.txt", &text);
     let out = import(&rc, &[file.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(err.contains("deces-2020-m01.txt:1: skipped"), "{err}");
     assert!(err.contains("deces-2020-m01.txt:52: skipped"), "{err}");
-    assert!(err.contains("read 52, loaded 50"), "{err}");
+    assert!(err.contains("read 53, loaded 50, already there 1"), "{err}");
     assert_eq!(count(&dir), 50);
+    assert!(has_uid_index(&dir));
     let out = import(&rc, &[file.to_str().unwrap()]);
     assert!(
-        stderr(&out).contains("loaded 0, already there 50"),
+        stderr(&out).contains("loaded 0, already there 51"),
         "{}",
         stderr(&out)
     );
@@ -235,14 +241,90 @@ fn an_import_killed_half_way_completes_when_run_again() {
     );
     let partial = count(&dir);
     assert!(partial < 60_000, "{partial}");
+    // Its vocabulary is behind; `make up`'s `--if-empty` imports nothing into it, but
+    // derives the vocabulary of what is there.
+    assert!(vocabulary_behind(&dir));
+    let out = import(&rc, &["--if-empty", file.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("nothing imported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&dir), partial);
+    assert!(!vocabulary_behind(&dir));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (term, n): (String, i64) = conn
+        .query_row(
+            "SELECT term, n FROM vocab WHERE field = 1 ORDER BY n DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let persons: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM person WHERE ' ' || nom || ' ' LIKE '% ' || ?1 || ' %'",
+            [&term],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, persons, "{term}");
+    drop(conn);
     let out = import(&rc, &[file.to_str().unwrap()]);
     assert!(stderr(&out).contains("read 60000"), "{}", stderr(&out));
     assert_eq!(count(&dir), 60_000);
-    let db = rusqlite::Connection::open(&db).unwrap();
-    let uids: i64 = db
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let uids: i64 = conn
         .query_row("SELECT count(DISTINCT uid) FROM person", [], |r| r.get(0))
         .unwrap();
     assert_eq!(uids, 60_000);
+    assert!(has_uid_index(&dir));
+    // The same file imported in one go gives the same vocabulary and variants.
+    let clean = TempDir::new("embedded-kill-clean");
+    let out = import(&sqlite_runtime_config(&clean), &[file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(vocabulary(&dir), vocabulary(&clean));
+}
+
+/// Whether the UID index is there (a first import builds it at its end).
+fn has_uid_index(dir: &TempDir) -> bool {
+    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'person_uid'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
+/// Whether the database says its vocabulary is behind its term index.
+fn vocabulary_behind(dir: &TempDir) -> bool {
+    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM meta WHERE key = 'vocabulary'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        > 0
+}
+
+/// The vocabulary and the deletion variants of a database, as sorted lines.
+fn vocabulary(dir: &TempDir) -> (Vec<String>, Vec<String>) {
+    assert!(!vocabulary_behind(dir));
+    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
+    let lines = |sql: &str| -> Vec<String> {
+        db.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    (
+        lines("SELECT field || ' ' || term || ' ' || n FROM vocab ORDER BY field, term"),
+        lines("SELECT variant || ' ' || term FROM variant ORDER BY variant, term"),
+    )
 }
 
 #[test]

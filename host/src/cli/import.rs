@@ -5,6 +5,7 @@
 use crate::cli::sample;
 use crate::manifest::{self, DatabaseConfig};
 use anyhow::{anyhow, bail, Context, Result};
+use edge_core::embedded::schema::DEFERRED_INDEXES;
 use edge_core::embedded::{find, load, Sql};
 use edge_core::insee::{self, places::Referential};
 use rusqlite::Connection;
@@ -146,10 +147,10 @@ pub struct Importer {
 }
 
 impl Importer {
-    pub fn new(db: Connection, batch: usize) -> Self {
+    pub fn new(db: Connection, loader: load::Loader, batch: usize) -> Self {
         Importer {
             db,
-            loader: load::Loader::new(),
+            loader,
             batch,
             in_batch: 0,
             counts: Counts::default(),
@@ -213,15 +214,12 @@ impl Importer {
         }
     }
 
-    pub fn finish(mut self) -> Result<Counts> {
+    pub fn finish(&mut self) -> Result<Counts> {
         self.commit()?;
-        // The date indexes, when a first import went without them.
-        load::create_schema(&mut self.db).map_err(|e| anyhow!(e))?;
-        // Back into the database file: its size on disk is the index's, not the log's.
-        self.db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         if self.progress {
             eprintln!();
         }
+        settle(&mut self.db)?;
         Ok(self.counts)
     }
 
@@ -238,6 +236,20 @@ impl Importer {
             c.read as f64 / secs
         )
     }
+}
+
+/// What follows loading: the vocabulary derived from the term index (when documents were
+/// loaded since it last was), the date indexes when a first import went without them, and
+/// the log written back into the database file (its size on disk is the index's).
+fn settle(db: &mut Connection) -> Result<()> {
+    if load::vocabulary_behind(db).map_err(|e| anyhow!(e))? {
+        db.execute_batch("BEGIN")?;
+        load::vocabulary(db).map_err(|e| anyhow!(e))?;
+        db.execute_batch("COMMIT")?;
+    }
+    load::create_schema(db).map_err(|e| anyhow!(e))?;
+    db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    Ok(())
 }
 
 /// A line made ready to store (the part of an import that runs beside the database work).
@@ -472,15 +484,24 @@ pub fn run(args: ImportArgs) -> Result<()> {
             "deces-edge: {} already holds {n} records; nothing imported",
             path.display()
         );
-        return Ok(());
+        // An interrupted import's vocabulary is completed all the same.
+        return settle(&mut db);
     }
-    if find::is_empty(&mut db) {
-        // A first import builds the date indexes once at the end rather than row by row
-        // (an interrupted one gets them back from the next run's schema).
-        db.execute_batch("DROP INDEX IF EXISTS person_birth; DROP INDEX IF EXISTS person_death;")?;
+    let empty = find::is_empty(&mut db);
+    if empty {
+        // A first import builds the UID and date indexes once at the end rather than
+        // row by row (an interrupted one gets them back from the next run's schema).
+        for index in DEFERRED_INDEXES {
+            db.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
+        }
     }
     let preparer = Arc::new(Preparer::new(read_opt_out(&args.opt_out)?));
-    let mut importer = Importer::new(db, args.batch);
+    let loader = if empty {
+        load::Loader::into_empty()
+    } else {
+        load::Loader::new()
+    };
+    let mut importer = Importer::new(db, loader, args.batch);
     if let Some(n) = args.sample {
         eprintln!(
             "deces-edge: importing a sample of {n} synthetic records into {}",
@@ -505,8 +526,8 @@ pub fn run(args: ImportArgs) -> Result<()> {
     for file in &args.files {
         import_file(&mut importer, &preparer, file)?;
     }
-    let summary = importer.summary();
     importer.finish()?;
+    let summary = importer.summary();
     let mut err = std::io::stderr();
     let _ = writeln!(err, "deces-edge: import into {}: {summary}", path.display());
     Ok(())

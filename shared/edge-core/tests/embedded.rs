@@ -27,6 +27,7 @@ fn loaded(docs: &[Map<String, Value>]) -> Connection {
         assert!(loader.add(&mut db, d).unwrap());
     }
     loader.flush(&mut db).unwrap();
+    load::vocabulary(&mut db).unwrap();
     load::Loader::stamp(&mut db, "20240305").unwrap();
     db
 }
@@ -305,6 +306,7 @@ fn loading_twice_adds_nothing_and_facts_count_once() {
         assert!(!loader.add(&mut db, d).unwrap(), "loaded again");
     }
     loader.flush(&mut db).unwrap();
+    load::vocabulary(&mut db).unwrap();
     let count = db.query("SELECT count(*) FROM person", &[]).unwrap();
     assert_eq!(count[0][0].as_i64(), Some(docs.len() as i64));
     let vocab = db
@@ -318,6 +320,46 @@ fn loading_twice_adds_nothing_and_facts_count_once() {
     let facts = find::facts(&mut db).unwrap();
     assert_eq!(facts.uniq_records_count, Value::from(docs.len()));
     assert_eq!(facts.update_date, "05/03/2024");
+}
+
+/// Loading into an empty table without its UID index (a first import): the same rows,
+/// vocabulary and variants as with it; a UID seen twice builds the index and is skipped.
+#[test]
+fn a_first_load_without_the_uid_index_loads_the_same() {
+    let docs = records();
+    let dump = |db: &mut Connection| {
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT uid, doc, nom, prenoms FROM person ORDER BY uid",
+            "SELECT field, term, n FROM vocab ORDER BY field, term",
+            "SELECT variant, term FROM variant ORDER BY variant, term",
+        ] {
+            out.push(format!("{:?}", db.query(sql, &[]).unwrap()));
+        }
+        out
+    };
+    let mut indexed = loaded(&docs);
+    let mut db = Connection::open_in_memory().unwrap();
+    load::create_schema(&mut db).unwrap();
+    db.run("DROP INDEX person_uid", &[]).unwrap();
+    let mut loader = load::Loader::into_empty();
+    let (half, rest) = docs.split_at(docs.len() / 2);
+    for d in half {
+        assert!(loader.add(&mut db, d).unwrap());
+    }
+    let index = "SELECT count(*) FROM sqlite_schema WHERE name = 'person_uid'";
+    assert_eq!(db.query(index, &[]).unwrap()[0][0].as_i64(), Some(0));
+    assert!(
+        !loader.add(&mut db, &half[0]).unwrap(),
+        "a UID loaded twice"
+    );
+    assert_eq!(db.query(index, &[]).unwrap()[0][0].as_i64(), Some(1));
+    for d in rest {
+        assert!(loader.add(&mut db, d).unwrap());
+    }
+    loader.flush(&mut db).unwrap();
+    load::vocabulary(&mut db).unwrap();
+    assert_eq!(dump(&mut db), dump(&mut indexed));
 }
 
 /// Places are stored once, however many records share them, and read back into each.

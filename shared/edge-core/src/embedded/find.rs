@@ -1162,6 +1162,7 @@ mod tests {
             loader.add(&mut db, d).unwrap();
         }
         loader.flush(&mut db).unwrap();
+        load::vocabulary(&mut db).unwrap();
         db
     }
 

@@ -1,12 +1,13 @@
 //! Loading index documents: one `person` row, its terms, and the vocabulary and deletion
 //! variants of the terms it brings. Idempotent per UID: a record already there is skipped.
 
-use super::schema::{Field, CREATE};
+use super::schema::{Field, CREATE, UID_INDEX};
 use super::text::{deletions, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
 use crate::search::fields::SOURCE_FIELDS;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 /// Creates the tables when they are missing.
 pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
@@ -24,7 +25,16 @@ pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
                 .into(),
         );
     }
+    // Earlier layouts had the UID's uniqueness in the table (an automatic index): it
+    // does what `person_uid` does.
+    let automatic = db.query(
+        "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_autoindex_person_1'",
+        &[],
+    )?;
     for statement in CREATE {
+        if *statement == UID_INDEX && !automatic.is_empty() {
+            continue;
+        }
         db.run(statement, &[])?;
     }
     Ok(())
@@ -125,6 +135,15 @@ fn origin(field: &str) -> Option<Origin> {
     })
 }
 
+/// Whether a column holds `v` (as [`column_value`] reads it back, without making it).
+fn column_is(column: &SqlValue, v: &Value) -> bool {
+    match (column, v) {
+        (SqlValue::Text(s), Value::String(t)) => !s.is_empty() && s == t,
+        (SqlValue::Integer(i), Value::Number(n)) => !n.is_f64() && n.as_i64() == Some(*i),
+        _ => false,
+    }
+}
+
 /// A column's value as the document holds it.
 fn column_value(v: &SqlValue) -> Value {
     match v {
@@ -132,14 +151,6 @@ fn column_value(v: &SqlValue) -> Value {
         SqlValue::Integer(i) => Value::from(*i),
         _ => Value::Null,
     }
-}
-
-/// A JSON array without its trailing `null`s.
-fn compact(mut values: Vec<Value>) -> Vec<Value> {
-    while values.last() == Some(&Value::Null) {
-        values.pop();
-    }
-    values
 }
 
 /// The stored document and its two places. The document is the values of the fields
@@ -150,27 +161,35 @@ fn compact(mut values: Vec<Value>) -> Vec<Value> {
 /// A place is the array of its [`PLACES`] fields' values, made the same way, `None` when
 /// the record has none of them. `columns` are the row's [`DOC_COLUMNS`] after `doc`.
 fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> (String, [Option<String>; 2]) {
-    let values = |fields: &mut dyn Iterator<Item = &str>| -> Vec<Value> {
-        let values = fields.map(|f| {
-            let v = doc.get(f).cloned().unwrap_or(Value::Null);
-            let rebuilt = match origin(f) {
-                Some(Origin::Column(i)) => columns.get(i - 1).map(column_value),
-                Some(Origin::Field(other)) => doc.get(other).cloned(),
-                None => None,
-            };
-            if !v.is_null() && rebuilt.as_ref() == Some(&v) {
-                Value::from(0)
-            } else {
-                v
-            }
-        });
-        compact(values.collect())
+    let (zero, null) = (Value::from(0), Value::Null);
+    let values = |fields: &mut dyn Iterator<Item = &str>| -> Vec<&Value> {
+        let mut values: Vec<&Value> = fields
+            .map(|f| match doc.get(f) {
+                Some(v) if !v.is_null() && rebuilds(doc, columns, f, v) => &zero,
+                Some(v) => v,
+                None => &null,
+            })
+            .collect();
+        while values.last().is_some_and(|v| v.is_null()) {
+            values.pop();
+        }
+        values
     };
+    let json = |values: &[&Value]| serde_json::to_string(values).unwrap_or_default();
     let places = PLACES.map(|place| {
         let place = values(&mut place.iter().copied());
-        (!place.is_empty()).then(|| Value::Array(place).to_string())
+        (!place.is_empty()).then(|| json(&place))
     });
-    (Value::Array(values(&mut kept_fields())).to_string(), places)
+    (json(&values(&mut kept_fields())), places)
+}
+
+/// Whether a field's value `v` is what it is rebuilt from ([`origin`]).
+fn rebuilds(doc: &Map<String, Value>, columns: &[SqlValue], field: &str, v: &Value) -> bool {
+    match origin(field) {
+        Some(Origin::Column(i)) => columns.get(i - 1).is_some_and(|c| column_is(c, v)),
+        Some(Origin::Field(other)) => doc.get(other) == Some(v),
+        None => false,
+    }
 }
 
 /// The `_source` of a stored document, from its row's [`DOC_COLUMNS`].
@@ -235,16 +254,13 @@ fn doc_fields() -> impl Iterator<Item = &'static str> {
         .map(|(_, f)| *f)
 }
 
-/// A document as the database stores it: the `person` row's values, the term index's
-/// text, the terms the vocabulary counts. Made apart from the database (an importer makes
-/// them on other threads).
+/// A document as the database stores it: the `person` row's values and the term index's
+/// text. Made apart from the database (an importer makes them on other threads).
 pub struct Row {
     params: Vec<SqlValue>,
     /// The birth and death places ([`PLACES`]), their ids appended to `params` when loaded.
     places: [Option<String>; 2],
     indexed: String,
-    terms: Vec<(Field, String)>,
-    newest: (String, String, String),
 }
 
 impl Row {
@@ -278,7 +294,6 @@ impl Row {
             .chain(codes(doc).iter())
             .map(|(f, t)| f.indexed(t))
             .collect();
-        let newest = (text(doc, "SOURCE"), text(doc, "DATE_DECES"), uid.clone());
         // The columns a stored document is rebuilt with (DOC_COLUMNS after `doc`).
         let columns = [
             SqlValue::from(uid.clone()),
@@ -309,8 +324,6 @@ impl Row {
             params,
             places,
             indexed: indexed.join(" "),
-            terms,
-            newest,
         })
     }
 }
@@ -326,13 +339,15 @@ fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, String> 
         .map_err(|e| e.to_string())
 }
 
-/// Loads documents, keeping the term index rows and the vocabulary counts of the current
-/// batch until [`Loader::flush`] writes them (call it before committing the batch's
-/// transaction).
+/// Loads documents, keeping the term index rows of the current batch until
+/// [`Loader::flush`] writes them (call it before committing the batch's transaction).
+/// The vocabulary and the deletion variants are derived from the term index once the
+/// documents are loaded: [`vocabulary`].
 #[derive(Default)]
 pub struct Loader {
-    counts: HashMap<(Field, String), i64>,
-    variants_written: HashSet<String>,
+    /// While loading into a table that was empty, without its UID index: the hashes of
+    /// the UIDs loaded (see [`Loader::into_empty`]).
+    uids: Option<HashSet<u64>>,
     /// The batch's rows of the term index: (person id, text).
     terms: Vec<(i64, String)>,
     /// The ids of the places loaded or seen (their `place.value`).
@@ -346,6 +361,18 @@ impl Loader {
         Loader::default()
     }
 
+    /// A loader for a `person` table that is empty and has no UID index (a first import
+    /// drops it: one sorted build at the end costs less than a B-tree insert per record).
+    /// UIDs are then told apart by their hashes in memory; at the first hash seen twice
+    /// (the same UID, or two sharing a hash) the index is built from the rows loaded so
+    /// far, all distinct, and loading goes on as [`Loader::new`]'s does.
+    pub fn into_empty() -> Self {
+        Loader {
+            uids: Some(HashSet::new()),
+            ..Loader::default()
+        }
+    }
+
     /// Adds one index document; `Ok(false)` when its UID is already loaded.
     pub fn add(&mut self, db: &mut impl Sql, doc: &Map<String, Value>) -> Result<bool, String> {
         self.add_row(db, Row::of(doc)?)
@@ -357,23 +384,38 @@ impl Loader {
             let id = self.place_id(db, place)?;
             row.params.push(id);
         }
-        let inserted = db.insert(
+        if let Some(uids) = &mut self.uids {
+            let mut hasher = std::hash::DefaultHasher::new();
+            row.params[0].as_str().hash(&mut hasher);
+            if !uids.insert(hasher.finish()) {
+                self.uids = None;
+                db.run(UID_INDEX, &[])?;
+            }
+        }
+        let sql = if self.uids.is_some() {
+            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
+                birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        } else {
             "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
                 birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (uid) DO NOTHING",
-            &row.params,
-        )?;
+             ON CONFLICT (uid) DO NOTHING"
+        };
+        let inserted = db.insert(sql, &row.params)?;
         let Some(id) = inserted else {
             return Ok(false);
         };
         self.terms.push((id, row.indexed));
-        for (f, t) in row.terms {
-            *self.counts.entry((f, t)).or_default() += 1;
-        }
-        let key = row.newest;
-        if self.newest.as_ref().is_none_or(|n| key > *n) {
-            self.newest = Some(key);
+        // (SOURCE, DATE_DECES, UID) of the person params.
+        let p = |i: usize| row.params[i].as_str();
+        let key = (p(8), p(6), p(0));
+        let newer = match &self.newest {
+            Some((s, d, u)) => key > (s.as_str(), d.as_str(), u.as_str()),
+            None => true,
+        };
+        if newer {
+            self.newest = Some((key.0.into(), key.1.into(), key.2.into()));
         }
         Ok(true)
     }
@@ -400,8 +442,8 @@ impl Loader {
         Ok(SqlValue::Integer(id))
     }
 
-    /// Writes the batch's vocabulary counts, the deletion variants of new terms and the
-    /// newest record.
+    /// Writes the batch's term index rows and its newest record, and marks the vocabulary
+    /// as behind the term index until [`vocabulary`] derives it again.
     pub fn flush(&mut self, db: &mut impl Sql) -> Result<(), String> {
         // The term index's rows in one statement: FTS5 writes what it holds in memory
         // to disk at each statement of the transaction, so row by row it would write (and
@@ -411,6 +453,11 @@ impl Loader {
                 "INSERT INTO terms (rowid, t) SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
                 &[rows.into()],
             )?;
+            db.run(
+                "INSERT INTO meta (key, value) VALUES ('vocabulary', 'behind')
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[],
+            )?;
         }
         if let Some((source, death, uid)) = self.newest.take() {
             let key = format!("{source}\t{death}\t{uid}");
@@ -419,40 +466,6 @@ impl Loader {
                  ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
                 &[key.into()],
             )?;
-        }
-        // Vocabulary counts and deletion variants, sorted, each table in one statement.
-        // Sorted: the rows go into the tables' B-trees in their order.
-        let mut counts: Vec<((Field, String), i64)> =
-            std::mem::take(&mut self.counts).into_iter().collect();
-        counts.sort_unstable();
-        let mut variants = Vec::new();
-        for ((_, t), _) in &counts {
-            if self.variants_written.insert(t.clone()) {
-                variants.extend(deletions(t, fuzziness(t)).into_iter().map(|v| (v, t)));
-            }
-        }
-        variants.sort_unstable();
-        variants.dedup();
-        let counts: Vec<(i64, &str, i64)> = counts
-            .iter()
-            .map(|((f, t), n)| (*f as i64, t.as_str(), *n))
-            .collect();
-        for (sql, rows) in [
-            (
-                "INSERT INTO vocab (field, term, n)
-                 SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
-                 ON CONFLICT (field, term) DO UPDATE SET n = n + excluded.n",
-                json_rows(&counts)?,
-            ),
-            (
-                "INSERT OR IGNORE INTO variant (variant, term)
-                 SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
-                json_rows(&variants)?,
-            ),
-        ] {
-            if let Some(rows) = rows {
-                db.run(sql, &[rows.into()])?;
-            }
         }
         Ok(())
     }
@@ -465,6 +478,59 @@ impl Loader {
             &[day.into()],
         )
     }
+}
+
+/// Whether the vocabulary is behind the term index (documents loaded since
+/// [`vocabulary`] last ran, for example by an import that was interrupted).
+pub fn vocabulary_behind(db: &mut impl Sql) -> Result<bool, String> {
+    let rows = db.query("SELECT value FROM meta WHERE key = 'vocabulary'", &[])?;
+    Ok(rows.first().and_then(|r| r.first()).map(SqlValue::as_str) == Some("behind"))
+}
+
+/// Derives the vocabulary (each text field's terms and how many records have them) from
+/// the term index, and adds the deletion variants of the terms that are new. Run it once
+/// documents are loaded, in a transaction: the counts are the index's own, so they are
+/// right whatever happened before (an import interrupted, a document loaded twice), and
+/// an import counts nothing per record.
+pub fn vocabulary(db: &mut impl Sql) -> Result<(), String> {
+    db.run(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.term_counts USING fts5vocab(main, terms, 'row')",
+        &[],
+    )?;
+    db.run("DELETE FROM vocab", &[])?;
+    for field in Field::TEXT {
+        let tag = field.tag();
+        // An indexed term is its field's tag then letters and digits: `{` sorts after them.
+        db.run(
+            "INSERT INTO vocab (field, term, n)
+             SELECT ?1, substr(term, 3), doc FROM temp.term_counts
+             WHERE term > ?2 AND term < ?2 || '{'",
+            &[SqlValue::Integer(field as i64), tag.into()],
+        )?;
+    }
+    // A term with variants has itself among them (no deletion).
+    let new = db.query(
+        "SELECT DISTINCT term FROM vocab
+         WHERE NOT EXISTS (SELECT 1 FROM variant WHERE variant = vocab.term AND term = vocab.term)",
+        &[],
+    )?;
+    let mut variants: Vec<(String, &str)> = Vec::new();
+    for row in &new {
+        let t = row.first().map(SqlValue::as_str).unwrap_or("");
+        variants.extend(deletions(t, fuzziness(t)).into_iter().map(|v| (v, t)));
+    }
+    // Sorted: the rows go into the table's B-tree in its order.
+    variants.sort_unstable();
+    variants.dedup();
+    if let Some(rows) = json_rows(&variants)? {
+        db.run(
+            "INSERT OR IGNORE INTO variant (variant, term)
+             SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
+            &[rows.into()],
+        )?;
+    }
+    db.run("DELETE FROM meta WHERE key = 'vocabulary'", &[])?;
+    db.run("DROP TABLE temp.term_counts", &[])
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! statement runner so the SQL, the candidate generation and the ranking live here.
 //!
 //! Tables (see [`schema::CREATE`]): `person` (one row per record: the index document as
-//! JSON and the columns the filters read), `term` (field, term, person: every token and
-//! code of a record, so candidates come from an index), `vocab` (field, term, count) and
-//! `variant` (deletion variant -> term, the fuzzy lookup), `meta` (import facts).
+//! JSON and the columns the filters read), `place` (the places records share), `terms` (a
+//! contentless FTS5 index of every token and code of a record, prefixed by its field, so
+//! candidates come from an index), `vocab` (field, term, count: derived from `terms` once
+//! an import has loaded its records) and `variant` (deletion variant -> term, the fuzzy
+//! lookup), `meta` (import facts).
 
 pub mod backend;
 pub mod count;

@@ -1,5 +1,11 @@
 //! The database's tables, and the fields the `term` table indexes.
 
+/// A record is its UID: one row per UID.
+pub const UID_INDEX: &str = "CREATE UNIQUE INDEX IF NOT EXISTS person_uid ON person (uid)";
+
+/// The indexes a first import builds once at its end rather than row by row.
+pub const DEFERRED_INDEXES: [&str; 3] = ["person_uid", "person_birth", "person_death"];
+
 /// Every statement that creates the schema (idempotent).
 pub const CREATE: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -7,7 +13,7 @@ pub const CREATE: &[&str] = &[
     // columns are what most filters, sorts and the rank read: names as normalised terms.
     "CREATE TABLE IF NOT EXISTS person (
         id INTEGER PRIMARY KEY,
-        uid TEXT NOT NULL UNIQUE,
+        uid TEXT NOT NULL,
         doc TEXT NOT NULL,
         nom TEXT NOT NULL,
         prenoms TEXT NOT NULL,
@@ -22,6 +28,7 @@ pub const CREATE: &[&str] = &[
     // The places records share (a commune's code, names, postal codes, department,
     // country...), each stored once: `load::PLACES` lists their fields.
     "CREATE TABLE IF NOT EXISTS place (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)",
+    UID_INDEX,
     "CREATE INDEX IF NOT EXISTS person_birth ON person (birth)",
     "CREATE INDEX IF NOT EXISTS person_death ON person (death)",
     // The term index: one row per person (rowid = person id) whose text is every term of
@@ -60,11 +67,6 @@ pub enum Field {
 }
 
 impl Field {
-    /// Fields of tokens matched fuzzily (they have a vocabulary and deletion variants).
-    pub fn is_text(self) -> bool {
-        (self as i64) < 10
-    }
-
     /// The field's two-letter tag: terms are indexed as tag + term (`nmdupont`).
     pub fn tag(self) -> &'static str {
         match self {
@@ -110,6 +112,16 @@ impl Field {
             Field::DeathDepartment => "DEPARTEMENT_DECES",
         }
     }
+
+    /// Fields of tokens matched fuzzily (they have a vocabulary and deletion variants).
+    pub const TEXT: [Field; 6] = [
+        Field::LastName,
+        Field::GivenNames,
+        Field::BirthCity,
+        Field::DeathCity,
+        Field::BirthCountry,
+        Field::DeathCountry,
+    ];
 
     pub const PLACES: [Field; 4] = [
         Field::BirthCity,

@@ -227,7 +227,7 @@ pub fn document(
     line: u64,
     refs: &Referential,
 ) -> Map<String, Value> {
-    let mut doc = Map::new();
+    let mut doc = Map::with_capacity(32);
     let mut put = |key: &str, value: Value| {
         let empty = matches!(&value, Value::String(s) if s.is_empty()) || value.is_null();
         if !empty {
