@@ -84,15 +84,27 @@ pub fn ascii_fold(text: &str) -> String {
 
 /// Reads one line (without its end of line) into its fields.
 pub fn parse_line(line: &str) -> Result<RawRecord, LineError> {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() < LAYOUT[7].1 {
-        return Err(LineError::TooShort(chars.len()));
+    // Positions count characters: an ASCII line (most) is cut where it is, others are
+    // read as characters first.
+    let ascii = line.is_ascii();
+    let chars: Vec<char> = if ascii {
+        Vec::new()
+    } else {
+        line.chars().collect()
+    };
+    let length = if ascii { line.len() } else { chars.len() };
+    if length < LAYOUT[7].1 {
+        return Err(LineError::TooShort(length));
     }
+    let trim = |text: &str| text.trim_matches(|c| c == ' ' || c == '\t').to_string();
     let field = |i: usize| {
         let (from, to) = LAYOUT[i];
-        let end = to.min(chars.len());
-        let text: String = chars[from - 1..end].iter().collect();
-        text.trim_matches(|c| c == ' ' || c == '\t').to_string()
+        let end = to.min(length);
+        if ascii {
+            trim(&line[from - 1..end])
+        } else {
+            trim(&chars[from - 1..end].iter().collect::<String>())
+        }
     };
     let record = RawRecord {
         nom_prenoms: ascii_fold(&field(0)),
@@ -632,6 +644,15 @@ mod tests {
             (r.num_deces_raw.as_str(), r.num_deces()),
             ("1234567890", "123456789".into())
         );
+        // Positions are characters, whether the line is ASCII (cut as bytes) or not.
+        let fields = |nom: &str, commune: &str| {
+            line([
+                nom, "1", "19300101", "75114", commune, "", "20000101", "75114", "42",
+            ])
+        };
+        let plain = parse_line(&fields("HELENE*ELODIE/", "PARIS ECOLE")).unwrap();
+        let accented = parse_line(&fields("HÉLÈNE*ÉLODIE/", "PARIS ÉCOLE")).unwrap();
+        assert_eq!(plain, accented);
     }
 
     #[test]
