@@ -6,7 +6,7 @@ use super::text::{deletions, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
 use crate::search::fields::SOURCE_FIELDS;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::hash::{Hash, Hasher};
 
 /// Creates the tables when they are missing.
@@ -347,11 +347,11 @@ fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, String> 
 pub struct Loader {
     /// While loading into a table that was empty, without its UID index: the hashes of
     /// the UIDs loaded (see [`Loader::into_empty`]).
-    uids: Option<HashSet<u64>>,
+    uids: Option<FxHashSet<u64>>,
     /// The batch's rows of the term index: (person id, text).
     terms: Vec<(i64, String)>,
     /// The ids of the places loaded or seen (their `place.value`).
-    place_ids: HashMap<String, i64>,
+    place_ids: FxHashMap<String, i64>,
     /// The batch's newest record: (SOURCE, DATE_DECES, UID).
     newest: Option<(String, String, String)>,
 }
@@ -368,7 +368,7 @@ impl Loader {
     /// far, all distinct, and loading goes on as [`Loader::new`]'s does.
     pub fn into_empty() -> Self {
         Loader {
-            uids: Some(HashSet::new()),
+            uids: Some(FxHashSet::default()),
             ..Loader::default()
         }
     }
@@ -385,7 +385,7 @@ impl Loader {
             row.params.push(id);
         }
         if let Some(uids) = &mut self.uids {
-            let mut hasher = std::hash::DefaultHasher::new();
+            let mut hasher = FxHasher::default();
             row.params[0].as_str().hash(&mut hasher);
             if !uids.insert(hasher.finish()) {
                 self.uids = None;
@@ -428,16 +428,20 @@ impl Loader {
         if let Some(id) = self.place_ids.get(&place) {
             return Ok(SqlValue::Integer(*id));
         }
-        let rows = db.query(
-            "INSERT INTO place (value) VALUES (?1)
-             ON CONFLICT (value) DO UPDATE SET value = excluded.value RETURNING id",
-            &[place.as_str().into()],
+        let value = [SqlValue::from(place.as_str())];
+        let inserted = db.insert(
+            "INSERT INTO place (value) VALUES (?1) ON CONFLICT (value) DO NOTHING",
+            &value,
         )?;
-        let id = rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(SqlValue::as_i64)
-            .ok_or("a place without id")?;
+        let id = match inserted {
+            Some(id) => id,
+            None => db
+                .query("SELECT id FROM place WHERE value = ?1", &value)?
+                .first()
+                .and_then(|r| r.first())
+                .and_then(SqlValue::as_i64)
+                .ok_or("a place without id")?,
+        };
         self.place_ids.insert(place, id);
         Ok(SqlValue::Integer(id))
     }
