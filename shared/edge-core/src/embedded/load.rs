@@ -4,9 +4,10 @@
 use super::schema::{Field, CREATE, UID_INDEX};
 use super::text::{deletions, fuzziness, normalised, tokens};
 use super::{Sql, SqlValue};
+use crate::insee;
 use crate::search::fields::SOURCE_FIELDS;
-use serde_json::{Map, Value};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use serde_json::{Map, Value};
 use std::hash::{Hash, Hasher};
 
 /// Creates the tables when they are missing.
@@ -40,9 +41,27 @@ pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
     Ok(())
 }
 
+/// An index document's fields by name: a JSON object (a document given whole, as an
+/// NDJSON line is) or a record's [`insee::Document`].
+pub trait Fields {
+    fn field(&self, name: &str) -> Option<&Value>;
+}
+
+impl Fields for Map<String, Value> {
+    fn field(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl Fields for insee::Document {
+    fn field(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
 /// A document field's values as text: a string, a number, or each string of a list.
-fn values(doc: &Map<String, Value>, field: &str) -> Vec<String> {
-    match doc.get(field) {
+fn values(doc: &impl Fields, field: &str) -> Vec<String> {
+    match doc.field(field) {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Number(n)) => vec![n.to_string()],
         Some(Value::Array(items)) => items
@@ -53,7 +72,7 @@ fn values(doc: &Map<String, Value>, field: &str) -> Vec<String> {
     }
 }
 
-fn text(doc: &Map<String, Value>, field: &str) -> String {
+fn text(doc: &impl Fields, field: &str) -> String {
     values(doc, field).into_iter().next().unwrap_or_default()
 }
 
@@ -67,7 +86,7 @@ pub fn point(wkt: &str) -> Option<(f64, f64)> {
 }
 
 /// The codes of a record, normalised as the index's keywords.
-fn codes(doc: &Map<String, Value>) -> Vec<(Field, String)> {
+fn codes(doc: &impl Fields) -> Vec<(Field, String)> {
     let mut terms = Vec::new();
     for f in Field::CODES {
         for v in values(doc, f.doc_field()) {
@@ -160,11 +179,11 @@ fn column_value(v: &SqlValue) -> Value {
 /// date equal to the raw one, a code history that is the code), trailing `null`s left out.
 /// A place is the array of its [`PLACES`] fields' values, made the same way, `None` when
 /// the record has none of them. `columns` are the row's [`DOC_COLUMNS`] after `doc`.
-fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> (String, [Option<String>; 2]) {
+fn stored(doc: &impl Fields, columns: &[SqlValue]) -> (String, [Option<String>; 2]) {
     let (zero, null) = (Value::from(0), Value::Null);
     let values = |fields: &mut dyn Iterator<Item = &str>| -> Vec<&Value> {
         let mut values: Vec<&Value> = fields
-            .map(|f| match doc.get(f) {
+            .map(|f| match doc.field(f) {
                 Some(v) if !v.is_null() && rebuilds(doc, columns, f, v) => &zero,
                 Some(v) => v,
                 None => &null,
@@ -184,10 +203,10 @@ fn stored(doc: &Map<String, Value>, columns: &[SqlValue]) -> (String, [Option<St
 }
 
 /// Whether a field's value `v` is what it is rebuilt from ([`origin`]).
-fn rebuilds(doc: &Map<String, Value>, columns: &[SqlValue], field: &str, v: &Value) -> bool {
+fn rebuilds(doc: &impl Fields, columns: &[SqlValue], field: &str, v: &Value) -> bool {
     match origin(field) {
         Some(Origin::Column(i)) => columns.get(i - 1).is_some_and(|c| column_is(c, v)),
-        Some(Origin::Field(other)) => doc.get(other) == Some(v),
+        Some(Origin::Field(other)) => doc.field(other) == Some(v),
         None => false,
     }
 }
@@ -256,6 +275,7 @@ fn doc_fields() -> impl Iterator<Item = &'static str> {
 
 /// A document as the database stores it: the `person` row's values and the term index's
 /// text. Made apart from the database (an importer makes them on other threads).
+#[derive(Debug, PartialEq)]
 pub struct Row {
     params: Vec<SqlValue>,
     /// The birth and death places ([`PLACES`]), their ids appended to `params` when loaded.
@@ -264,7 +284,7 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn of(doc: &Map<String, Value>) -> Result<Row, String> {
+    pub fn of(doc: &impl Fields) -> Result<Row, String> {
         let uid = text(doc, "UID");
         if uid.is_empty() {
             return Err("a document without UID".into());
@@ -273,7 +293,7 @@ impl Row {
         let prenoms = tokens(&text(doc, "PRENOMS")).join(" ");
         let birth = point(&text(doc, "GEOPOINT_NAISSANCE"));
         let death = point(&text(doc, "GEOPOINT_DECES"));
-        let age = doc.get("AGE_DECES").and_then(Value::as_f64);
+        let age = doc.field("AGE_DECES").and_then(Value::as_f64);
         let mut terms: Vec<(Field, String)> = Vec::new();
         terms.extend(nom.split(' ').map(|t| (Field::LastName, t.to_string())));
         terms.extend(
@@ -374,7 +394,7 @@ impl Loader {
     }
 
     /// Adds one index document; `Ok(false)` when its UID is already loaded.
-    pub fn add(&mut self, db: &mut impl Sql, doc: &Map<String, Value>) -> Result<bool, String> {
+    pub fn add(&mut self, db: &mut impl Sql, doc: &impl Fields) -> Result<bool, String> {
         self.add_row(db, Row::of(doc)?)
     }
 
@@ -569,7 +589,7 @@ mod tests {
                 .to_vec();
             read.extend(places);
             let expected: Map<String, Value> = doc_fields()
-                .filter_map(|f| Some((f.to_string(), doc.get(f)?.clone())))
+                .filter_map(|f| Some((f.to_string(), doc.field(f)?.clone())))
                 .collect();
             assert_eq!(source(&read), Value::Object(expected), "{}", p[1].as_str());
         }

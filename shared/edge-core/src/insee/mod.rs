@@ -231,20 +231,75 @@ impl RawRecord {
     }
 }
 
+/// The fields of a record's index document, in the order dataprep writes them.
+pub const FIELDS: [&str; 29] = [
+    "UID",
+    "SOURCE",
+    "SOURCE_LINE",
+    "NOM",
+    "PRENOMS",
+    "PRENOM",
+    "PRENOMS_NOM",
+    "PRENOM_NOM",
+    "SEXE",
+    "DATE_NAISSANCE",
+    "DATE_NAISSANCE_NORM",
+    "CODE_INSEE_NAISSANCE",
+    "COMMUNE_NAISSANCE",
+    "PAYS_NAISSANCE",
+    "PAYS_NAISSANCE_CODEISO3",
+    "CODE_INSEE_NAISSANCE_HISTORIQUE",
+    "CODE_POSTAL_NAISSANCE",
+    "DEPARTEMENT_NAISSANCE",
+    "DATE_DECES",
+    "DATE_DECES_NORM",
+    "AGE_DECES",
+    "CODE_INSEE_DECES",
+    "COMMUNE_DECES",
+    "PAYS_DECES",
+    "PAYS_DECES_CODEISO3",
+    "CODE_INSEE_DECES_HISTORIQUE",
+    "CODE_POSTAL_DECES",
+    "DEPARTEMENT_DECES",
+    "NUM_DECES",
+];
+
+/// A record's index document (insee-format.md 4 and 5): the value of each of [`FIELDS`],
+/// `Null` for an empty one. Read by name without the map a JSON object would build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document([Value; FIELDS.len()]);
+
+impl Document {
+    /// A field's value, `None` when the record has none.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        let slot = FIELDS.iter().position(|f| *f == field)?;
+        Some(&self.0[slot]).filter(|v| !v.is_null())
+    }
+
+    /// The document as a JSON object, its empty fields left out.
+    pub fn into_map(self) -> Map<String, Value> {
+        FIELDS
+            .iter()
+            .zip(self.0)
+            .filter(|(_, v)| !v.is_null())
+            .map(|(f, v)| (f.to_string(), v))
+            .collect()
+    }
+}
+
 /// The index document of a record (insee-format.md 4 and 5): every field dataprep writes,
 /// empty ones left out. `source` is the file's SOURCE value, `line` its 1-based line.
-pub fn document(
-    raw: &RawRecord,
-    source: &str,
-    line: u64,
-    refs: &Referential,
-) -> Map<String, Value> {
-    let mut doc = Map::with_capacity(32);
+pub fn document(raw: &RawRecord, source: &str, line: u64, refs: &Referential) -> Document {
+    let mut doc = Document(std::array::from_fn(|_| Value::Null));
+    let mut slot = 0;
+    // Each field in the order of FIELDS (checked in debug builds).
     let mut put = |key: &str, value: Value| {
-        let empty = matches!(&value, Value::String(s) if s.is_empty()) || value.is_null();
+        debug_assert_eq!(FIELDS[slot], key);
+        let empty = matches!(&value, Value::String(s) if s.is_empty());
         if !empty {
-            doc.insert(key.to_string(), value);
+            doc.0[slot] = value;
         }
+        slot += 1;
     };
     let names = raw.names();
     let birth = refs.birth_place(
@@ -571,7 +626,7 @@ mod tests {
             "PAYS_DECES_CODEISO3": "FRA", "PAYS_DECES": "France",
             "CODE_INSEE_DECES_HISTORIQUE": "75114", "CODE_POSTAL_DECES": ["75014"],
             "COMMUNE_DECES": ["Paris", "Paris 14e Arrondissement"], "DEPARTEMENT_DECES": "75"});
-        assert_eq!(Value::Object(doc), expected);
+        assert_eq!(Value::Object(doc.into_map()), expected);
 
         let text = "EL AMRANI*MOHAMED ALI/                                                          11945000099350CASABLANCA                    MAROC                         202011300100445       ";
         let doc = document(&parse_line(text).unwrap(), "2020-m12", 58, &refs);
@@ -587,7 +642,37 @@ mod tests {
             "PAYS_DECES": "France", "CODE_INSEE_DECES_HISTORIQUE": "01004",
             "CODE_POSTAL_DECES": ["01500"], "COMMUNE_DECES": ["Ambérieu", "Ambérieu-en-Bugey"],
             "DEPARTEMENT_DECES": "01"});
-        assert_eq!(Value::Object(doc), expected);
+        assert_eq!(Value::Object(doc.into_map()), expected);
+    }
+
+    /// A record's document read by its slots makes the same database row as the same
+    /// document given as a JSON object (an NDJSON line).
+    #[test]
+    fn a_document_makes_the_row_of_its_json_object() {
+        use crate::embedded::load::Row;
+        let refs = Referential::vendored();
+        for (n, text) in [
+            durand(),
+            line([
+                "MARTIN*PAUL/",
+                "1",
+                "19450000",
+                "99350",
+                "CASABLANCA",
+                "MAROC",
+                "20201130",
+                "01004",
+                "45",
+            ]),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let doc = document(&parse_line(text).unwrap(), "2020-m12", n as u64, &refs);
+            assert!(doc.get("COMMUNE_NAISSANCE").is_some() && doc.get("GEOPOINT_DECES").is_none());
+            let map = doc.clone().into_map();
+            assert_eq!(Row::of(&doc), Row::of(&map));
+        }
     }
 
     #[test]
