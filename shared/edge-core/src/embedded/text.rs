@@ -78,27 +78,27 @@ pub fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
 
 /// The term and every string made from it by deleting up to `max` characters: two terms
 /// within `max` edits of each other share one of them (a "symmetric deletion" index).
+/// The term first, then the strings of one deletion, of two..., each length sorted.
 pub fn deletions(term: &str, max: usize) -> Vec<String> {
     let mut out = vec![term.to_string()];
-    let mut frontier = vec![term.chars().collect::<Vec<char>>()];
+    let mut level = vec![term.chars().collect::<Vec<char>>()];
     for _ in 0..max {
-        let mut next = Vec::new();
-        for word in &frontier {
-            for skip in 0..word.len() {
-                let shorter: Vec<char> = word
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != skip)
-                    .map(|(_, c)| *c)
-                    .collect();
-                let s: String = shorter.iter().collect();
-                if !out.contains(&s) {
-                    out.push(s);
-                    next.push(shorter);
-                }
-            }
-        }
-        frontier = next;
+        // Strings of one more deletion are one character shorter than all before: they
+        // can only repeat each other.
+        let mut next: Vec<Vec<char>> = level
+            .iter()
+            .flat_map(|word| {
+                (0..word.len()).map(move |skip| {
+                    let mut shorter = word.clone();
+                    shorter.remove(skip);
+                    shorter
+                })
+            })
+            .collect();
+        next.sort_unstable();
+        next.dedup();
+        out.extend(next.iter().map(|w| w.iter().collect::<String>()));
+        level = next;
     }
     out
 }
@@ -141,8 +141,12 @@ mod tests {
     #[test]
     fn deletion_neighbourhoods() {
         let d = deletions("abc", 1);
-        assert_eq!(d, ["abc", "bc", "ac", "ab"]);
-        assert_eq!(deletions("aab", 1), ["aab", "ab", "aa"]);
+        assert_eq!(d, ["abc", "ab", "ac", "bc"]);
+        assert_eq!(deletions("aab", 1), ["aab", "aa", "ab"]);
+        assert_eq!(
+            deletions("abba", 2),
+            ["abba", "aba", "abb", "bba", "aa", "ab", "ba", "bb"]
+        );
         assert_eq!(deletions("abcdef", 2).len(), 1 + 6 + 15);
     }
 
