@@ -25,9 +25,13 @@ fn fixture_ndjson(dir: &TempDir) -> std::path::PathBuf {
 }
 
 fn count(dir: &TempDir) -> i64 {
+    scalar(dir, "SELECT count(*) FROM person")
+}
+
+/// A number the database answers.
+fn scalar(dir: &TempDir, sql: &str) -> i64 {
     let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
-    db.query_row("SELECT count(*) FROM person", [], |r| r.get(0))
-        .unwrap()
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -287,26 +291,15 @@ fn an_import_killed_half_way_completes_when_run_again() {
 
 /// Whether the UID index is there (a first import builds it at its end).
 fn has_uid_index(dir: &TempDir) -> bool {
-    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
-    db.query_row(
+    scalar(
+        dir,
         "SELECT count(*) FROM sqlite_schema WHERE name = 'person_uid'",
-        [],
-        |r| r.get::<_, i64>(0),
-    )
-    .unwrap()
-        == 1
+    ) == 1
 }
 
 /// Whether the database says its vocabulary is behind its term index.
 fn vocabulary_behind(dir: &TempDir) -> bool {
-    let db = rusqlite::Connection::open(dir.path().join("search.db")).unwrap();
-    db.query_row(
-        "SELECT count(*) FROM meta WHERE key = 'vocabulary'",
-        [],
-        |r| r.get::<_, i64>(0),
-    )
-    .unwrap()
-        > 0
+    scalar(dir, "SELECT count(*) FROM meta WHERE key = 'vocabulary'") > 0
 }
 
 /// The vocabulary and the deletion variants of a database, as sorted lines.
