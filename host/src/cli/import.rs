@@ -239,8 +239,8 @@ impl Importer {
 }
 
 /// What follows loading: the vocabulary derived from the term index (when documents were
-/// loaded since it last was), the date indexes when a first import went without them, and
-/// the log written back into the database file (its size on disk is the index's).
+/// loaded since it last was), the UID and date indexes when a first import went without
+/// them, and the log written back into the database file (its size on disk is the index's).
 fn settle(db: &mut Connection) -> Result<()> {
     if load::vocabulary_behind(db).map_err(|e| anyhow!(e))? {
         db.execute_batch("BEGIN")?;

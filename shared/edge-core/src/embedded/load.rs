@@ -1,5 +1,6 @@
-//! Loading index documents: one `person` row, its terms, and the vocabulary and deletion
-//! variants of the terms it brings. Idempotent per UID: a record already there is skipped.
+//! Loading index documents: one `person` row and its terms; once documents are loaded,
+//! the vocabulary derived from the term index and the deletion variants of new terms
+//! ([`vocabulary`]). Idempotent per UID: a record already there is skipped.
 
 use super::schema::{Field, CREATE, UID_INDEX};
 use super::text::{deletions, fuzziness, normalised, tokens};
