@@ -360,6 +360,16 @@ fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<Option<String>, String> 
         .map_err(|e| e.to_string())
 }
 
+/// The statement that adds a person (its params are a [`Row`]'s).
+macro_rules! insert_person {
+    () => {
+        "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
+            birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    };
+}
+const INSERT_PERSON: &str = insert_person!();
+
 /// Loads documents, keeping the term index rows of the current batch until
 /// [`Loader::flush`] writes them (call it before committing the batch's transaction).
 /// The vocabulary and the deletion variants are derived from the term index once the
@@ -413,15 +423,11 @@ impl Loader {
                 db.run(UID_INDEX, &[])?;
             }
         }
+        // Without the UID index, the UIDs are known to be new (above).
         let sql = if self.uids.is_some() {
-            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
-                birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            INSERT_PERSON
         } else {
-            "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, age, source,
-                birth_lat, birth_lon, death_lat, death_lon, birth_place, death_place)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (uid) DO NOTHING"
+            concat!(insert_person!(), " ON CONFLICT (uid) DO NOTHING")
         };
         let inserted = db.insert(sql, &row.params)?;
         let Some(id) = inserted else {
