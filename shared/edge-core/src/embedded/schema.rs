@@ -1,4 +1,4 @@
-//! The database's tables, and the fields the `term` table indexes.
+//! The database's tables, and the fields the `terms` index holds.
 
 /// A record is its UID: one row per UID.
 pub const UID_INDEX: &str = "CREATE UNIQUE INDEX IF NOT EXISTS person_uid ON person (uid)";
