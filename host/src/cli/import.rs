@@ -241,19 +241,33 @@ impl Importer {
 /// What follows loading: the vocabulary derived from the term index (when documents were
 /// loaded since it last was), the UID and date indexes when a first import went without
 /// them, and the log written back into the database file (its size on disk is the index's).
+/// The new terms' deletion variants are made on another thread while the indexes are built.
 fn settle(db: &mut Connection) -> Result<()> {
-    if load::vocabulary_behind(db).map_err(|e| anyhow!(e))? {
-        db.execute_batch("BEGIN")?;
-        load::vocabulary(db).map_err(|e| anyhow!(e))?;
-        db.execute_batch("COMMIT")?;
-    }
     // Building the indexes sorts every row: with a small page cache the sort spills into
     // runs that SQLite's worker threads sort and merge, about 40% faster at a million
     // records than one in-memory sort (bench/README.md).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     db.pragma_update(None, "threads", threads as i64)?;
     db.pragma_update(None, "cache_size", -4_000)?;
-    load::create_schema(db).map_err(|e| anyhow!(e))?;
+    let behind = load::vocabulary_behind(db).map_err(|e| anyhow!(e))?;
+    db.execute_batch("BEGIN")?;
+    std::thread::scope(|scope| -> Result<()> {
+        let variants = if behind {
+            let new = load::derive_vocabulary(db).map_err(|e| anyhow!(e))?;
+            Some(scope.spawn(move || load::variant_rows(&new)))
+        } else {
+            None
+        };
+        load::create_schema(db).map_err(|e| anyhow!(e))?;
+        if let Some(variants) = variants {
+            let rows = variants
+                .join()
+                .map_err(|_| anyhow!("making the deletion variants failed"))?;
+            load::add_variants(db, rows.map_err(|e| anyhow!(e))?).map_err(|e| anyhow!(e))?;
+        }
+        Ok(())
+    })?;
+    db.execute_batch("COMMIT")?;
     db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     Ok(())
 }

@@ -522,8 +522,17 @@ pub fn vocabulary_behind(db: &mut impl Sql) -> Result<bool, String> {
 /// the term index, and adds the deletion variants of the terms that are new. Run it once
 /// documents are loaded, in a transaction: the counts are the index's own, so they are
 /// right whatever happened before (an import interrupted, a document loaded twice), and
-/// an import counts nothing per record.
+/// an import counts nothing per record. Its three steps can also be run apart, the
+/// variants made on another thread while the database does other work: [`derive_vocabulary`],
+/// [`variant_rows`], [`add_variants`].
 pub fn vocabulary(db: &mut impl Sql) -> Result<(), String> {
+    let new = derive_vocabulary(db)?;
+    add_variants(db, variant_rows(&new)?)
+}
+
+/// The vocabulary derived from the term index (see [`vocabulary`]); returns the terms
+/// without deletion variants yet.
+pub fn derive_vocabulary(db: &mut impl Sql) -> Result<Vec<String>, String> {
     db.run(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.term_counts USING fts5vocab(main, terms, 'row')",
         &[],
@@ -539,29 +548,49 @@ pub fn vocabulary(db: &mut impl Sql) -> Result<(), String> {
             &[SqlValue::Integer(field as i64), tag.into()],
         )?;
     }
+    db.run("DROP TABLE temp.term_counts", &[])?;
     // A term with variants has itself among them (no deletion).
     let new = db.query(
         "SELECT DISTINCT term FROM vocab
          WHERE NOT EXISTS (SELECT 1 FROM variant WHERE variant = vocab.term AND term = vocab.term)",
         &[],
     )?;
+    Ok(new
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(SqlValue::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The rows of the `variant` table for `terms` (each term's deletion neighbourhood as
+/// [`fuzziness`] sets it), sorted, for [`add_variants`]; `None` when there are none.
+pub fn variant_rows(terms: &[String]) -> Result<Option<String>, String> {
     let mut variants: Vec<(String, &str)> = Vec::new();
-    for row in &new {
-        let t = row.first().map(SqlValue::as_str).unwrap_or("");
-        variants.extend(deletions(t, fuzziness(t)).into_iter().map(|v| (v, t)));
+    for t in terms {
+        variants.extend(
+            deletions(t, fuzziness(t))
+                .into_iter()
+                .map(|v| (v, t.as_str())),
+        );
     }
     // Sorted: the rows go into the table's B-tree in its order.
     variants.sort_unstable();
     variants.dedup();
-    if let Some(rows) = json_rows(&variants)? {
+    json_rows(&variants)
+}
+
+/// Adds [`variant_rows`] and marks the vocabulary as up to date with the term index.
+pub fn add_variants(db: &mut impl Sql, rows: Option<String>) -> Result<(), String> {
+    if let Some(rows) = rows {
         db.run(
             "INSERT OR IGNORE INTO variant (variant, term)
              SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
             &[rows.into()],
         )?;
     }
-    db.run("DELETE FROM meta WHERE key = 'vocabulary'", &[])?;
-    db.run("DROP TABLE temp.term_counts", &[])
+    db.run("DELETE FROM meta WHERE key = 'vocabulary'", &[])
 }
 
 #[cfg(test)]
