@@ -3,13 +3,15 @@
 //! ([`vocabulary`]). Idempotent per UID: a record already there is skipped.
 
 use super::schema::{Field, CREATE, UID_INDEX};
-use super::text::{deletions, fuzziness, normalised, tokens};
+use super::text::{deletions, fuzziness, normalised};
 use super::{Sql, SqlValue};
 use crate::insee;
 use crate::search::fields::SOURCE_FIELDS;
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 /// Creates the tables when they are missing.
 pub fn create_schema(db: &mut impl Sql) -> Result<(), String> {
@@ -61,20 +63,29 @@ impl Fields for insee::Document {
 }
 
 /// A document field's values as text: a string, a number, or each string of a list.
-fn values(doc: &impl Fields, field: &str) -> Vec<String> {
+fn values<'a>(doc: &'a impl Fields, field: &str) -> Vec<Cow<'a, str>> {
     match doc.field(field) {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Number(n)) => vec![n.to_string()],
+        Some(Value::String(s)) => vec![Cow::Borrowed(s.as_str())],
+        Some(Value::Number(n)) => vec![Cow::Owned(n.to_string())],
         Some(Value::Array(items)) => items
             .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
+            .filter_map(|v| v.as_str().map(Cow::Borrowed))
             .collect(),
         _ => Vec::new(),
     }
 }
 
-fn text(doc: &impl Fields, field: &str) -> String {
-    values(doc, field).into_iter().next().unwrap_or_default()
+/// A document field's first value as text ([`values`]), empty when it has none.
+fn text<'a>(doc: &'a impl Fields, field: &str) -> Cow<'a, str> {
+    match doc.field(field) {
+        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .find_map(|v| v.as_str().map(Cow::Borrowed))
+            .unwrap_or_default(),
+        _ => Cow::Borrowed(""),
+    }
 }
 
 /// `POINT(lon lat)` as (lat, lon).
@@ -263,15 +274,31 @@ pub fn doc_slot(field: &str) -> Option<usize> {
 }
 
 fn kept_fields() -> impl Iterator<Item = &'static str> {
-    doc_fields().filter(|f| !PLACES.iter().any(|p| p.contains(f)))
+    // (Listed once: a record's row and a hit's document read them.)
+    static KEPT: OnceLock<Vec<&str>> = OnceLock::new();
+    KEPT.get_or_init(|| {
+        doc_fields()
+            .filter(|f| !PLACES.iter().any(|p| p.contains(f)))
+            .collect()
+    })
+    .iter()
+    .copied()
 }
 
+/// The document's fields, each once, in [`SOURCE_FIELDS`] order.
 fn doc_fields() -> impl Iterator<Item = &'static str> {
-    SOURCE_FIELDS
+    static FIELDS: OnceLock<Vec<&str>> = OnceLock::new();
+    FIELDS
+        .get_or_init(|| {
+            SOURCE_FIELDS
+                .iter()
+                .enumerate()
+                .filter(|(i, f)| !SOURCE_FIELDS[..*i].contains(f))
+                .map(|(_, f)| *f)
+                .collect()
+        })
         .iter()
-        .enumerate()
-        .filter(|(i, f)| !SOURCE_FIELDS[..*i].contains(f))
-        .map(|(_, f)| *f)
+        .copied()
 }
 
 /// A document as the database stores it: the `person` row's values and the term index's
@@ -286,56 +313,64 @@ pub struct Row {
 
 impl Row {
     pub fn of(doc: &impl Fields) -> Result<Row, String> {
-        let uid = text(doc, "UID");
+        let uid = text(doc, "UID").into_owned();
         if uid.is_empty() {
             return Err("a document without UID".into());
         }
-        let nom = tokens(&text(doc, "NOM")).join(" ");
-        let prenoms = tokens(&text(doc, "PRENOMS")).join(" ");
+        let nom = normalised(&text(doc, "NOM"));
+        let prenoms = normalised(&text(doc, "PRENOMS"));
         let birth = point(&text(doc, "GEOPOINT_NAISSANCE"));
         let death = point(&text(doc, "GEOPOINT_DECES"));
         let age = doc.field("AGE_DECES").and_then(Value::as_f64);
-        let mut terms: Vec<(Field, String)> = Vec::new();
-        terms.extend(nom.split(' ').map(|t| (Field::LastName, t.to_string())));
-        terms.extend(
-            prenoms
-                .split(' ')
-                .map(|t| (Field::GivenNames, t.to_string())),
-        );
-        for f in Field::PLACES {
-            for v in values(doc, f.doc_field()) {
-                terms.extend(tokens(&v).into_iter().map(|t| (f, t)));
-            }
+        // The text fields' tokens (a normalised value is its tokens joined by spaces),
+        // sorted and each once, then the codes.
+        let places: Vec<(Field, String)> = Field::PLACES
+            .into_iter()
+            .flat_map(|f| values(doc, f.doc_field()).into_iter().map(move |v| (f, v)))
+            .map(|(f, v)| (f, normalised(&v)))
+            .collect();
+        let mut terms: Vec<(Field, &str)> = Vec::with_capacity(16);
+        terms.extend(nom.split(' ').map(|t| (Field::LastName, t)));
+        terms.extend(prenoms.split(' ').map(|t| (Field::GivenNames, t)));
+        for (f, text) in &places {
+            terms.extend(text.split(' ').map(|t| (*f, t)));
         }
         terms.retain(|(_, t)| !t.is_empty());
-        terms.sort();
+        terms.sort_unstable();
         terms.dedup();
-        let indexed: Vec<String> = terms
-            .iter()
-            .chain(codes(doc).iter())
-            .map(|(f, t)| f.indexed(t))
-            .collect();
+        let codes = codes(doc);
+        let mut indexed = String::with_capacity(160);
+        for (f, t) in terms
+            .into_iter()
+            .chain(codes.iter().map(|(f, t)| (*f, t.as_str())))
+        {
+            if !indexed.is_empty() {
+                indexed.push(' ');
+            }
+            f.push_indexed(t, &mut indexed);
+        }
         // The columns a stored document is rebuilt with (DOC_COLUMNS after `doc`).
         let columns = [
-            SqlValue::from(uid.clone()),
-            SqlValue::from(text(doc, "SEXE")),
-            SqlValue::from(text(doc, "DATE_NAISSANCE")),
-            SqlValue::from(text(doc, "DATE_DECES")),
-            SqlValue::from(text(doc, "SOURCE")),
+            SqlValue::from(uid),
+            SqlValue::from(text(doc, "SEXE").into_owned()),
+            SqlValue::from(text(doc, "DATE_NAISSANCE").into_owned()),
+            SqlValue::from(text(doc, "DATE_DECES").into_owned()),
+            SqlValue::from(text(doc, "SOURCE").into_owned()),
             age.map(|a| SqlValue::Integer(a as i64))
                 .unwrap_or(SqlValue::Null),
         ];
         let (stored, places) = stored(doc, &columns);
+        let [uid, sex, birth_date, death_date, source, age] = columns;
         let params = vec![
-            SqlValue::from(uid),
+            uid,
             SqlValue::from(stored),
             SqlValue::from(nom),
             SqlValue::from(prenoms),
-            columns[1].clone(),
-            columns[2].clone(),
-            columns[3].clone(),
-            columns[5].clone(),
-            columns[4].clone(),
+            sex,
+            birth_date,
+            death_date,
+            age,
+            source,
             SqlValue::from(birth.map(|p| p.0)),
             SqlValue::from(birth.map(|p| p.1)),
             SqlValue::from(death.map(|p| p.0)),
@@ -344,7 +379,7 @@ impl Row {
         Ok(Row {
             params,
             places,
-            indexed: indexed.join(" "),
+            indexed,
         })
     }
 }
@@ -479,11 +514,26 @@ impl Loader {
         // The term index's rows in one statement: FTS5 writes what it holds in memory
         // to disk at each statement of the transaction, so row by row it would write (and
         // then merge) one segment per person.
-        if let Some(rows) = json_rows(&std::mem::take(&mut self.terms))? {
-            db.run(
-                "INSERT INTO terms (rowid, t) SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
-                &[rows.into()],
-            )?;
+        let terms = std::mem::take(&mut self.terms);
+        if let Some(&(first, _)) = terms.first() {
+            // A batch's persons have consecutive ids (each new row gets the largest id +
+            // 1): then only the texts are sent, a person's id their first's + position.
+            let consecutive = terms.iter().zip(first..).all(|((id, _), n)| *id == n);
+            if consecutive {
+                let texts: Vec<&str> = terms.iter().map(|(_, t)| t.as_str()).collect();
+                db.run(
+                    "INSERT INTO terms (rowid, t) SELECT ?1 + key, value FROM json_each(?2)",
+                    &[
+                        SqlValue::Integer(first),
+                        json_rows(&texts)?.unwrap_or_default().into(),
+                    ],
+                )?;
+            } else if let Some(rows) = json_rows(&terms)? {
+                db.run(
+                    "INSERT INTO terms (rowid, t) SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
+                    &[rows.into()],
+                )?;
+            }
             db.run(
                 "INSERT INTO meta (key, value) VALUES ('vocabulary', 'behind')
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",

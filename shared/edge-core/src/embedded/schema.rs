@@ -89,9 +89,15 @@ impl Field {
     /// The indexed form of a term of this field: the tag, then the term's letters and
     /// digits (a normalised term has nothing else but the spaces of a multi-word code).
     pub fn indexed(self, term: &str) -> String {
-        let mut out = String::from(self.tag());
-        out.extend(term.chars().filter(char::is_ascii_alphanumeric));
+        let mut out = String::new();
+        self.push_indexed(term, &mut out);
         out
+    }
+
+    /// [`Field::indexed`], appended to `out`.
+    pub fn push_indexed(self, term: &str, out: &mut String) {
+        out.push_str(self.tag());
+        out.extend(term.chars().filter(char::is_ascii_alphanumeric));
     }
 
     /// The index document's field it reads.

@@ -2,34 +2,39 @@
 //! `norm` normalizer's whole value; Elasticsearch's `auto` fuzziness; edit distances and
 //! the deletion neighbourhood that finds fuzzy terms through an index.
 
-/// ASCII folding and lower case, every character that is not a letter or digit a space.
-fn folded(text: &str) -> String {
-    crate::insee::ascii_fold(text)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }
-        })
-        .collect()
-}
-
 /// The `norm` analyzer: `"Jean-Pierre"` -> `["jean", "pierre"]`.
 pub fn tokens(text: &str) -> Vec<String> {
-    folded(text)
+    normalised(text)
         .split_whitespace()
         .map(str::to_string)
         .collect()
 }
 
-/// The `norm` normalizer: the whole value as one term (`"Jean-Pierre"` -> `"jean pierre"`).
+/// The `norm` normalizer: the whole value as one term (`"Jean-Pierre"` -> `"jean pierre"`):
+/// ASCII folding and lower case, each run of characters that are not letters or digits
+/// one space, none at the ends (the analyzer's tokens joined by spaces).
 pub fn normalised(text: &str) -> String {
-    folded(text)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let folded;
+    let ascii = if text.is_ascii() {
+        text
+    } else {
+        folded = crate::insee::ascii_fold(text);
+        &folded
+    };
+    let mut out = String::with_capacity(ascii.len());
+    let mut apart = false;
+    for b in ascii.bytes() {
+        if b.is_ascii_alphanumeric() {
+            if apart && !out.is_empty() {
+                out.push(' ');
+            }
+            apart = false;
+            out.push(char::from(b.to_ascii_lowercase()));
+        } else {
+            apart = true;
+        }
+    }
+    out
 }
 
 /// Elasticsearch's `fuzziness: auto`: no edit up to 2 characters, one up to 5, two beyond.
@@ -159,6 +164,19 @@ mod tests {
     }
 
     proptest! {
+        /// The one-pass `norm` normalizer is ASCII folding, lower case, and the words
+        /// between characters that are not letters or digits, joined by spaces.
+        #[test]
+        fn normalised_is_folding_then_words(text in "[ a-zA-Z0-9éèÉçÇœŒß'’.,-]{0,24}") {
+            let folded: String = crate::insee::ascii_fold(&text)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' })
+                .collect();
+            let words: Vec<&str> = folded.split_whitespace().collect();
+            prop_assert_eq!(normalised(&text), words.join(" "));
+            prop_assert_eq!(tokens(&text), words);
+        }
+
         #[test]
         fn the_deletion_index_finds_every_fuzzy_match(
             t in "[abcde]{1,9}",
