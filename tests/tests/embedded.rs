@@ -184,13 +184,16 @@ fn the_importer_reports_malformed_lines_and_adds_nothing_twice() {
     text.push_str(&first);
     text.push('\n');
     let file = dir.write("deces-2020-m01.txt", &text);
-    let out = import(&rc, &[file.to_str().unwrap()]);
+    // Small batches: each writes a segment of the term index.
+    let out = import(&rc, &["--batch", "10", file.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(err.contains("deces-2020-m01.txt:1: skipped"), "{err}");
     assert!(err.contains("deces-2020-m01.txt:52: skipped"), "{err}");
     assert!(err.contains("read 53, loaded 50, already there 1"), "{err}");
     assert_eq!(count(&dir), 50);
     assert!(has_uid_index(&dir));
+    // A first import leaves its term index in one segment.
+    assert_eq!(segments(&dir), 1);
     let out = import(&rc, &[file.to_str().unwrap()]);
     assert!(
         stderr(&out).contains("loaded 0, already there 51"),
@@ -245,9 +248,11 @@ fn an_import_killed_half_way_completes_when_run_again() {
     );
     let partial = count(&dir);
     assert!(partial < 60_000, "{partial}");
-    // Its vocabulary is behind; `make up`'s `--if-empty` imports nothing into it, but
-    // derives the vocabulary of what is there.
+    // Its vocabulary is behind, its term index's segments unmerged; `make up`'s
+    // `--if-empty` imports nothing into it, but derives the vocabulary of what is there
+    // and gives the term index back its merging.
     assert!(vocabulary_behind(&dir));
+    assert_eq!(automerge(&dir), 0);
     let out = import(&rc, &["--if-empty", file.to_str().unwrap()]);
     assert!(
         stderr(&out).contains("nothing imported"),
@@ -256,6 +261,7 @@ fn an_import_killed_half_way_completes_when_run_again() {
     );
     assert_eq!(count(&dir), partial);
     assert!(!vocabulary_behind(&dir));
+    assert_eq!(automerge(&dir), 4);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (term, n): (String, i64) = conn
         .query_row(
@@ -282,11 +288,25 @@ fn an_import_killed_half_way_completes_when_run_again() {
         .unwrap();
     assert_eq!(uids, 60_000);
     assert!(has_uid_index(&dir));
+    assert_eq!(segments(&dir), 1);
     // The same file imported in one go gives the same vocabulary and variants.
     let clean = TempDir::new("embedded-kill-clean");
     let out = import(&sqlite_runtime_config(&clean), &[file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(vocabulary(&dir), vocabulary(&clean));
+}
+
+/// The term index's segments.
+fn segments(dir: &TempDir) -> i64 {
+    scalar(dir, "SELECT count(DISTINCT segid) FROM terms_idx")
+}
+
+/// The term index's `automerge` setting (FTS5's default 4 when not set).
+fn automerge(dir: &TempDir) -> i64 {
+    scalar(
+        dir,
+        "SELECT coalesce((SELECT v FROM terms_config WHERE k = 'automerge'), 4)",
+    )
 }
 
 /// Whether the UID index is there (a first import builds it at its end).

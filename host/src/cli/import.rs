@@ -142,18 +142,26 @@ pub struct Importer {
     batch: usize,
     in_batch: usize,
     pub counts: Counts,
+    /// The records the table had before (its largest id).
+    before: u64,
     started: Instant,
     progress: bool,
 }
 
 impl Importer {
-    pub fn new(db: Connection, loader: load::Loader, batch: usize) -> Self {
+    pub fn new(mut db: Connection, loader: load::Loader, batch: usize) -> Self {
+        let before = db
+            .query("SELECT coalesce(max(id), 0) FROM person", &[])
+            .ok()
+            .and_then(|r| r.first()?.first()?.as_i64())
+            .unwrap_or(0);
         Importer {
             db,
             loader,
             batch,
             in_batch: 0,
             counts: Counts::default(),
+            before: u64::try_from(before).unwrap_or(0),
             started: Instant::now(),
             progress: std::io::stderr().is_terminal(),
         }
@@ -219,7 +227,10 @@ impl Importer {
         if self.progress {
             eprintln!();
         }
-        settle(&mut self.db)?;
+        // An import that at least doubled the table (a first one) leaves its term index in
+        // one segment.
+        let merge = self.counts.loaded > 0 && self.counts.loaded >= self.before;
+        settle(&mut self.db, merge)?;
         Ok(self.counts)
     }
 
@@ -239,10 +250,11 @@ impl Importer {
 }
 
 /// What follows loading: the vocabulary derived from the term index (when documents were
-/// loaded since it last was), the UID and date indexes when a first import went without
-/// them, and the log written back into the database file (its size on disk is the index's).
-/// The new terms' deletion variants are made on another thread while the indexes are built.
-fn settle(db: &mut Connection) -> Result<()> {
+/// loaded since it last was), the term index's segments merged ([`load::merge_terms`]: in
+/// one when `merge`), the UID and date indexes when a first import went without them, and
+/// the log written back into the database file (its size on disk is the index's). The new
+/// terms' deletion variants are made on another thread meanwhile.
+fn settle(db: &mut Connection, merge: bool) -> Result<()> {
     // Building the indexes sorts every row: with a small page cache the sort spills into
     // runs that SQLite's worker threads sort and merge, about 40% faster at a million
     // records than one in-memory sort (bench/README.md).
@@ -258,6 +270,7 @@ fn settle(db: &mut Connection) -> Result<()> {
         } else {
             None
         };
+        load::merge_terms(db, merge).map_err(|e| anyhow!(e))?;
         load::create_schema(db).map_err(|e| anyhow!(e))?;
         if let Some(variants) = variants {
             let rows = variants
@@ -505,7 +518,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
             path.display()
         );
         // An interrupted import's vocabulary is completed all the same.
-        return settle(&mut db);
+        return settle(&mut db, false);
     }
     let empty = find::is_empty(&mut db);
     if empty {
@@ -514,6 +527,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
         for index in DEFERRED_INDEXES {
             db.execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
         }
+        load::defer_merging(&mut db).map_err(|e| anyhow!(e))?;
     }
     let preparer = Arc::new(Preparer::new(read_opt_out(&args.opt_out)?));
     let loader = if empty {

@@ -500,3 +500,61 @@ fn agg_goldens_counted_by_the_embedded_index() {
     assert_eq!(body["response"]["aggregations"], serde_json::json!([]));
     assert_eq!(reply.header("total-results-sex"), Some("0"));
 }
+
+/// While loading with merging deferred, each flush leaves a segment of the term index;
+/// merging them leaves one, or (not asked for all) leaves a few to FTS5 but not more than
+/// FTS5 keeps on a level; searches answer the same either way.
+#[test]
+fn the_term_index_segments_are_merged_after_a_first_load() {
+    let docs = records();
+    let segments = |db: &mut Connection| {
+        db.query("SELECT count(DISTINCT segid) FROM terms_idx", &[])
+            .unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    let automerge = |db: &mut Connection| {
+        db.query("SELECT v FROM terms_config WHERE k = 'automerge'", &[])
+            .unwrap()[0][0]
+            .as_i64()
+    };
+    let load_in = |batches: usize| {
+        let mut db = Connection::open_in_memory().unwrap();
+        load::create_schema(&mut db).unwrap();
+        load::defer_merging(&mut db).unwrap();
+        let mut loader = load::Loader::new();
+        for part in docs.chunks(docs.len().div_ceil(batches)) {
+            for d in part {
+                assert!(loader.add(&mut db, d).unwrap());
+            }
+            loader.flush(&mut db).unwrap();
+        }
+        load::vocabulary(&mut db).unwrap();
+        db
+    };
+    let mut whole = loaded(&docs);
+    let pairs = search::request::decode_query("lastName=Dupond&firstName=Jean").unwrap();
+    let req = search::request::from_query(&pairs).unwrap();
+    // A few segments: left to FTS5 unless all are asked for.
+    let mut few = load_in(5);
+    assert_eq!(segments(&mut few), 5);
+    assert_eq!(automerge(&mut few), Some(0));
+    load::merge_terms(&mut few, false).unwrap();
+    assert_eq!(segments(&mut few), 5);
+    assert_eq!(automerge(&mut few), Some(4));
+    load::merge_terms(&mut few, true).unwrap();
+    assert_eq!(segments(&mut few), 1);
+    // More than a level holds (an interrupted first import): merged all the same.
+    let mut many = load_in(30);
+    assert!(segments(&mut many) > 16, "{}", segments(&mut many));
+    load::merge_terms(&mut many, false).unwrap();
+    assert_eq!(segments(&mut many), 1);
+    let expected = answer(&mut whole, &req);
+    assert!(
+        expected["response"]["total"].as_u64() > Some(0),
+        "{expected}"
+    );
+    for db in [&mut few, &mut many] {
+        assert_eq!(answer(db, &req), expected);
+    }
+}

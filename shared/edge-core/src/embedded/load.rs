@@ -561,6 +561,42 @@ impl Loader {
     }
 }
 
+/// FTS5 merges the term index's segments (one per batch) as they are written: `automerge`
+/// pages of work at each write once that many segments share a level, and all of a level's
+/// at once when it holds `crisismerge` (FTS5's defaults, restored by [`merge_terms`]).
+const AUTOMERGE: i64 = 4;
+const CRISISMERGE: i64 = 16;
+
+/// No merging of the term index's segments while a first import loads (it merges them in
+/// one at its end: [`merge_terms`]), but at FTS5's limit of segments on a level.
+pub fn defer_merging(db: &mut impl Sql) -> Result<(), String> {
+    fts5_setting(db, "automerge", 0)?;
+    fts5_setting(db, "crisismerge", 1999)
+}
+
+/// Merges the term index's segments in one (a search then reads each term's records in one
+/// list) when `all`, or when there are more than FTS5 keeps on a level (an interrupted
+/// first import); restores FTS5's own merging for later imports.
+pub fn merge_terms(db: &mut impl Sql, all: bool) -> Result<(), String> {
+    let segments = db.query("SELECT count(DISTINCT segid) FROM terms_idx", &[])?;
+    let segments = segments
+        .first()
+        .and_then(|r| r.first()?.as_i64())
+        .unwrap_or(0);
+    if segments > 1 && (all || segments > CRISISMERGE) {
+        db.run("INSERT INTO terms (terms) VALUES ('optimize')", &[])?;
+    }
+    fts5_setting(db, "automerge", AUTOMERGE)?;
+    fts5_setting(db, "crisismerge", CRISISMERGE)
+}
+
+fn fts5_setting(db: &mut impl Sql, name: &str, value: i64) -> Result<(), String> {
+    db.run(
+        "INSERT INTO terms (terms, rank) VALUES (?1, ?2)",
+        &[name.into(), SqlValue::Integer(value)],
+    )
+}
+
 /// Whether the vocabulary is behind the term index (documents loaded since
 /// [`vocabulary`] last ran, for example by an import that was interrupted).
 pub fn vocabulary_behind(db: &mut impl Sql) -> Result<bool, String> {
