@@ -1,6 +1,7 @@
 //! Loading index documents: one `person` row and its terms; once documents are loaded,
 //! the vocabulary derived from the term index and the deletion variants of new terms
-//! ([`vocabulary`]). Idempotent per UID: a record already there is skipped.
+//! ([`vocabulary`]), and the term index's segments merged ([`merge_terms`]). Idempotent
+//! per UID: a record already there is skipped.
 
 use super::schema::{Field, CREATE, UID_INDEX};
 use super::text::{deletions, fuzziness, normalised};
