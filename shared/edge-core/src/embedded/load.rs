@@ -64,29 +64,20 @@ impl Fields for insee::Document {
 }
 
 /// A document field's values as text: a string, a number, or each string of a list.
-fn values<'a>(doc: &'a impl Fields, field: &str) -> Vec<Cow<'a, str>> {
-    match doc.field(field) {
-        Some(Value::String(s)) => vec![Cow::Borrowed(s.as_str())],
-        Some(Value::Number(n)) => vec![Cow::Owned(n.to_string())],
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(Cow::Borrowed))
-            .collect(),
-        _ => Vec::new(),
-    }
+fn values<'a>(doc: &'a impl Fields, field: &str) -> impl Iterator<Item = Cow<'a, str>> {
+    let (one, list): (Option<Cow<'a, str>>, &'a [Value]) = match doc.field(field) {
+        Some(Value::String(s)) => (Some(Cow::Borrowed(s.as_str())), &[]),
+        Some(Value::Number(n)) => (Some(Cow::Owned(n.to_string())), &[]),
+        Some(Value::Array(items)) => (None, items.as_slice()),
+        _ => (None, &[]),
+    };
+    one.into_iter()
+        .chain(list.iter().filter_map(|v| v.as_str().map(Cow::Borrowed)))
 }
 
 /// A document field's first value as text ([`values`]), empty when it has none.
 fn text<'a>(doc: &'a impl Fields, field: &str) -> Cow<'a, str> {
-    match doc.field(field) {
-        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
-        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .find_map(|v| v.as_str().map(Cow::Borrowed))
-            .unwrap_or_default(),
-        _ => Cow::Borrowed(""),
-    }
+    values(doc, field).next().unwrap_or_default()
 }
 
 /// `POINT(lon lat)` as (lat, lon).
@@ -325,15 +316,14 @@ impl Row {
         let age = doc.field("AGE_DECES").and_then(Value::as_f64);
         // The text fields' tokens (a normalised value is its tokens joined by spaces),
         // sorted and each once, then the codes.
-        let places: Vec<(Field, String)> = Field::PLACES
+        let place_texts: Vec<(Field, String)> = Field::PLACES
             .into_iter()
-            .flat_map(|f| values(doc, f.doc_field()).into_iter().map(move |v| (f, v)))
-            .map(|(f, v)| (f, normalised(&v)))
+            .flat_map(|f| values(doc, f.doc_field()).map(move |v| (f, normalised(&v))))
             .collect();
         let mut terms: Vec<(Field, &str)> = Vec::with_capacity(16);
         terms.extend(nom.split(' ').map(|t| (Field::LastName, t)));
         terms.extend(prenoms.split(' ').map(|t| (Field::GivenNames, t)));
-        for (f, text) in &places {
+        for (f, text) in &place_texts {
             terms.extend(text.split(' ').map(|t| (*f, t)));
         }
         terms.retain(|(_, t)| !t.is_empty());
