@@ -558,3 +558,43 @@ fn the_term_index_segments_are_merged_after_a_first_load() {
         assert_eq!(answer(db, &req), expected);
     }
 }
+
+/// A batch whose persons' ids do not follow each other (a row added between two of its
+/// documents) still indexes each document's terms under its own person.
+#[test]
+fn a_batch_with_ids_apart_indexes_each_person_under_its_id() {
+    use edge_core::embedded::{schema::Field, text::tokens};
+    let docs = records();
+    let mut db = Connection::open_in_memory().unwrap();
+    load::create_schema(&mut db).unwrap();
+    let mut loader = load::Loader::new();
+    let (half, rest) = docs.split_at(docs.len() / 2);
+    for d in half {
+        assert!(loader.add(&mut db, d).unwrap());
+    }
+    db.run(
+        "INSERT INTO person (uid, doc, nom, prenoms, sex, birth, death, source)
+         VALUES ('apart', '[]', '', '', 'M', '', '', '')",
+        &[],
+    )
+    .unwrap();
+    for d in rest {
+        assert!(loader.add(&mut db, d).unwrap());
+    }
+    loader.flush(&mut db).unwrap();
+    for d in &docs {
+        let uid = d["UID"].as_str().unwrap();
+        let last = tokens(d["NOM"].as_str().unwrap()).remove(0);
+        let found = db
+            .query(
+                "SELECT count(*) FROM terms WHERE terms MATCH ?1
+                   AND rowid = (SELECT id FROM person WHERE uid = ?2)",
+                &[
+                    format!("\"{}\"", Field::LastName.indexed(&last)).into(),
+                    uid.into(),
+                ],
+            )
+            .unwrap();
+        assert_eq!(found[0][0].as_i64(), Some(1), "{uid} {last}");
+    }
+}
